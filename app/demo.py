@@ -1,0 +1,101 @@
+"""`cathode demo`: build the default lake from data cathode-lake makes itself, through the same ingest path a lab's
+files take — the seed paper's four cells as literature rows, a virtual-lab campaign as lab templates, and BDF time
+series for a few of its cells. Nothing is downloaded and nothing is read from outside the project.
+
+Deterministic: the same seed writes byte-identical inputs, so a second `cathode demo` finds only duplicates.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest.pipeline import ingest
+from lake import store
+from lake.errors import InputError
+from optimizer import virtual_lab
+
+SEED_DOI = "10.1002/adfm.202305186"
+# (cell_id, process, loading, eca, figure, quantity, value, unit, at_cycle, note) — see design/seed-facts.md
+SEED_ROWS = (
+    ("An2023-Cal", "cold_calendered", 12.7, 0.0, "Fig. 1g", "retention_frac", 0.0, "fraction", 32,
+     "no capacity after 32 cycles (loading > 12 mg/cm2)"),
+    ("An2023-Hot-Cal", "hot_calendered", 12.7, 0.0, "Fig. 1g", "retention_frac", 67.5, "%", 50,
+     "67.5 % retention after 50 cycles (loading > 12 mg/cm2)"),
+    ("An2023-PCA", "in_situ_polymerized", 12.7, 0.05, "Fig. 5d,e", "retention_frac", 70.0, "%", 500,
+     "70 % after 500 cycles, > 10,000 h at 0.1 C"),
+    ("An2023-PCA-thick", "in_situ_polymerized", 28.6, 0.05, "Fig. S14a", "retention_frac", 77.9, "%", 150,
+     "77.9 % after 150 cycles"),
+    ("An2023-PCA-thick", "in_situ_polymerized", 28.6, 0.05, "Fig. S14a", "areal_capacity_mah_cm2", 4.85,
+     "mAh/cm2", 1, "> 160 mAh/g (4.85 mAh/cm2) at 0.2 C"),
+)
+TIMESERIES_CELLS = 4
+
+
+def write_seed_literature(path: Path) -> Path:
+    """The seed's four cells (60 degC, 2.8-4.2 V, 0.1 C, PEO-LiTFSI-LLZTO) as a literature table."""
+    header = ("cell_id", "doi", "figure", "quantity", "value", "unit", "at_cycle", "note", "process",
+              "loading_mg_cm2", "eca_wt_frac", "temperature_c", "voltage_max_v", "voltage_min_v", "c_rate",
+              "electrolyte")
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle, lineterminator="\n")
+        out.writerow(header)
+        for cell, process, loading, eca, figure, quantity, value, unit, cycle, note in SEED_ROWS:
+            out.writerow((cell, SEED_DOI, figure, quantity, value, unit, cycle, note, process, loading, eca,
+                          60, 4.2, 2.8, 0.1, "PEO-LiTFSI-LLZTO"))
+    return path
+
+
+def write_inputs(folder: Path, n_cells: int, seed: int) -> list[Path]:
+    """Every demo input file, written fresh into ``folder``."""
+    if n_cells < 1:
+        raise InputError("the demo needs at least one virtual-lab cell.", column="--cells", expected="an integer >= 1",
+                         found=n_cells)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    paths = [write_seed_literature(folder / "seed_an2023_literature.csv"),
+             *virtual_lab.write_templates(folder, n_cells, seed)]
+    results = virtual_lab.campaign_results(n_cells, seed)
+    for cell_id, result in _varied(results, TIMESERIES_CELLS):
+        table = virtual_lab.timeseries(result, n_cycles=3, seed=seed)
+        paths.append(virtual_lab.write_timeseries_csv(table, folder / f"{cell_id}.bdf.csv"))
+    return paths
+
+
+def _varied(results, n: int):
+    """Up to n cells spread over the processes and over active area (so both plateau and no plateau appear)."""
+    ranked = sorted(results, key=lambda item: item[1].active_area_frac)
+    picks = [ranked[round(i * (len(ranked) - 1) / max(n - 1, 1))] for i in range(min(n, len(ranked)))]
+    return sorted(dict(picks).items())
+
+
+def build_demo(root: Path, *, n_cells: int = 40, seed: int = 7, progress: bool = False) -> str:
+    """Build (or top up) the demo lake at ``root``; returns the summary `cathode demo` prints."""
+    root = store.init(root)
+    inputs = write_inputs(root / "demo_inputs", n_cells, seed)
+    outcomes = ingest(root, inputs, progress=progress, command="demo")
+    rejected = [o for o in outcomes if o.status == "rejected"]
+    if rejected:
+        raise InputError(f"the demo's own file was rejected: {rejected[0].reason}")
+    counts = store.query(root, """SELECT (SELECT count(*) FROM cells) AS cells, (SELECT count(*) FROM cycles) AS
+        cycles, (SELECT count(*) FROM timeseries) AS ts, (SELECT count(*) FROM literature) AS lit""").to_pylist()[0]
+    status = ", ".join(f"{sum(o.status == s for o in outcomes)} {s}" for s in ("ingested", "duplicate"))
+    return (f"demo lake at {root}\n"
+            f"files: {status}\n"
+            f"cells: {counts['cells']} ({n_cells} virtual-lab, {len({r[0] for r in SEED_ROWS})} from the seed paper)\n"
+            f"cycles: {counts['cycles']}, time-series rows: {counts['ts']}, literature values: {counts['lit']}\n"
+            f"lake version: {store.lake_version(root)}\n"
+            f"try: cathode --lake {root} sql \"select * from cell_life order by cycles_to_80 desc limit 5\"")
+
+
+def start_app(root: Path) -> int:
+    """Start the Streamlit app on the lake, when the app is installed; say so otherwise."""
+    page = Path(__file__).with_name("ui") / "main.py"
+    if not page.exists():
+        print("The Streamlit app is not part of this version yet; explore the lake with `cathode sql` "
+              "or any DuckDB client.")
+        return 0
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(page), "--", "--lake", str(root)])

@@ -1,0 +1,1 @@
+"""Streamlit pages of the cathode-lake app."""

@@ -1,0 +1,1 @@
+"""Ingest: vendor files and lab templates into the lake. Imports lake only."""

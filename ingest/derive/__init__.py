@@ -1,0 +1,1 @@
+"""Derivations: table -> table computations over ingested data."""

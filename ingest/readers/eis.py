@@ -1,0 +1,189 @@
+"""Impedance spectra in vendor text formats, parsed by impedance.py (``impedance.preprocessing.readFile``).
+
+Every reader returns ``tables["eis_points"]`` with ``spectrum_index`` (0 for a single sweep), ``frequency_hz``,
+``z_real_ohm`` and ``z_imag_ohm``; Z = z_real + j*z_imag, so z_imag is negative for a capacitive response.
+impedance.py already returns Z with that sign for every format used here. Detection is by each vendor's header
+signature; this module only checks what impedance.py does not (empty result, non-finite values, a cut-off last row).
+"""
+from __future__ import annotations
+
+import re
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from lake.errors import InputError
+
+from . import Reading, register
+
+BOM = b"\xef\xbb\xbf"
+
+
+def library_version(dist: str) -> str:
+    """``"<dist> <version>"`` for meta['reader_version']; 'unknown' if the distribution is not installed."""
+    try:
+        return f"{dist} {version(dist)}"
+    except PackageNotFoundError:
+        return f"{dist} unknown"
+
+
+def spectrum_index(freq: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
+    """0-based sweep number: a new spectrum starts where ``group`` (e.g. a cycle number) changes, or where the
+    frequency turns back against the direction of the first step (a reset, e.g. 1 Hz -> 100 kHz)."""
+    freq = np.asarray(freq, dtype=float)
+    new = np.zeros(len(freq), dtype=bool)
+    if len(freq) > 1:
+        step = np.diff(freq)
+        direction = np.sign(step[np.flatnonzero(step)[0]]) if np.any(step) else -1.0
+        new[1:] = np.sign(step) == -direction
+    if group is not None:
+        group = np.asarray(group)
+        new[1:] |= group[1:] != group[:-1]
+    return np.cumsum(new).astype(np.int64)
+
+
+def eis_table(path: Path, freq, z, group=None, extra: dict | None = None) -> pa.Table:
+    """Validate (f, Z) and build the eis_points table; ``extra`` columns are appended as given (raw_*)."""
+    freq = np.asarray(freq, dtype=np.float64)
+    z = np.asarray(z, dtype=np.complex128)
+    if freq.size == 0:
+        raise InputError("no impedance points found.", file=str(path), expected="at least one data row",
+                         found="0 rows")
+    if freq.shape != z.shape:
+        raise InputError("frequency and impedance columns differ in length.", file=str(path),
+                         expected=f"{freq.size} impedance values", found=z.size)
+    bad = np.flatnonzero(~np.isfinite(freq) | (freq <= 0) | ~np.isfinite(z))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError("frequency must be a finite number > 0 and Z finite.", file=str(path), row=i,
+                         expected="f > 0 and finite Z", found=f"f={freq[i]}, Z={z[i]}")
+    columns = {"spectrum_index": pa.array(spectrum_index(freq, group), pa.int64()),
+               "frequency_hz": pa.array(freq), "z_real_ohm": pa.array(z.real), "z_imag_ohm": pa.array(z.imag)}
+    columns.update(extra or {})
+    return pa.table(columns)
+
+
+def _check_last_row(path: Path) -> None:
+    """A file cut off mid-row (no final newline and fewer fields than the row before) is refused."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 8192))
+        tail = handle.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    lines = [ln for ln in tail.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return
+    def fields(line: bytes) -> int:
+        return len(re.split(rb"[\t,;]|\s+", line.strip()))
+    if fields(lines[-1]) < fields(lines[-2]):
+        raise InputError("the file ends in the middle of a data row (truncated copy?).", file=str(path),
+                         expected=f"{fields(lines[-2])} fields in the last row", found=lines[-1][-40:].decode(
+                             "latin-1"))
+
+
+def _read(path: Path, instrument: str, label: str, model: str | None = None) -> Reading:
+    """Parse with impedance.py's reader for ``instrument``; any library failure becomes one InputError."""
+    from impedance.preprocessing import readFile
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise InputError(f"empty file, not a {label} spectrum.", file=str(path))
+    _check_last_row(path)
+    try:
+        freq, z = readFile(str(path), instrument=instrument)
+    except Exception as exc:  # impedance.py raises IndexError, ValueError, UnboundLocalError ... on bad input
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise InputError(f"impedance.py could not read this {label} file.", file=str(path),
+                         expected=f"a complete {label} impedance export", found=detail) from exc
+    meta = {"instrument": label if not model else f"{label} ({model})", "reader_version":
+            library_version("impedance"), "impedance_py_instrument": instrument}
+    table = eis_table(path, freq, z)
+    meta["n_spectra"] = int(table["spectrum_index"][-1].as_py()) + 1
+    return Reading(tables={"eis_points": table}, meta=meta)
+
+
+def _text(head: bytes) -> str:
+    return head.removeprefix(BOM).decode("latin-1")
+
+
+def _model(head: bytes, pattern: str) -> str | None:
+    found = re.search(pattern, _text(head), re.MULTILINE)
+    return found.group(1).strip() if found else None
+
+
+# ---- sniffers: one vendor header signature each ----------------------------------------------------------
+def _is_gamry(head: bytes, path: Path) -> bool:
+    text = _text(head)
+    return text.startswith("EXPLAIN") and re.search(r"^TAG\tEIS", text, re.MULTILINE) is not None
+
+
+def _is_zplot(head: bytes, path: Path) -> bool:
+    return _text(head).startswith("ZPLOT2 ASCII")
+
+
+def _is_parstat(head: bytes, path: Path) -> bool:
+    first = _text(head).split("\n", 1)[0]
+    return all(k in first for k in ("Frequency (Hz)", "Zre (ohms)", "Zim (ohms)"))
+
+
+def _is_versastudio(head: bytes, path: Path) -> bool:
+    text = _text(head)
+    return text.startswith("<Application>") and "Name=VersaStudio" in text
+
+
+def _is_autolab(head: bytes, path: Path) -> bool:
+    text = _text(head)
+    return (not text.startswith("ZPLOT2") and re.search(r"^\W*Freq \(Hz\).*Z'\(a\).*Z''\(b\)", text, re.MULTILINE)
+            is not None and re.search(r"^[-+0-9.eE]+(,[-+0-9.eE]+){5,}\s*$", text, re.MULTILINE) is not None)
+
+
+def _is_chi(head: bytes, path: Path) -> bool:
+    text = _text(head)
+    return "A.C. Impedance" in text and re.search(r"^Freq/Hz, Z'/ohm", text, re.MULTILINE) is not None
+
+
+# ---- registered readers ----------------------------------------------------------------------------------
+@register("gamry_dta", suffixes=(".dta",), sniff=_is_gamry, library="impedance.py",
+          description="Gamry EXPLAIN impedance spectrum (.DTA, EISPOT/EISGALV; decimal point or comma)")
+def read_gamry(path: Path, **options) -> Reading:
+    with open(path, "rb") as handle:
+        head = handle.read(8192)
+    return _read(path, "gamry", "Gamry", _model(head, r"^PSTAT\tPSTAT\t([^\t\r\n]+)"))
+
+
+@register("zplot_z", suffixes=(".z",), sniff=_is_zplot, library="impedance.py",
+          description="Scribner ZPlot/ZView impedance sweep (.z, 'ZPLOT2 ASCII')")
+def read_zplot(path: Path, **options) -> Reading:
+    return _read(path, "zplot", "Scribner ZPlot")
+
+
+@register("parstat_txt", suffixes=(".txt",), sniff=_is_parstat, library="impedance.py",
+          description="Princeton Applied Research PARSTAT impedance text export")
+def read_parstat(path: Path, **options) -> Reading:
+    return _read(path, "parstat", "PAR PARSTAT")
+
+
+@register("versastudio_par", suffixes=(".par",), sniff=_is_versastudio, library="impedance.py",
+          description="PAR VersaSTAT/VersaStudio impedance experiment (.par)")
+def read_versastudio(path: Path, **options) -> Reading:
+    with open(path, "rb") as handle:
+        head = handle.read(8192)
+    return _read(path, "versastudio", "PAR VersaStudio", _model(head, r"^Type=(\S+)"))
+
+
+@register("autolab_txt", suffixes=(".txt",), sniff=_is_autolab, library="impedance.py",
+          description="Metrohm Autolab impedance text export (comma-separated, Freq (Hz), Z'(a), Z''(b))")
+def read_autolab(path: Path, **options) -> Reading:
+    return _read(path, "autolab", "Metrohm Autolab")
+
+
+@register("chi_txt", suffixes=(".txt",), sniff=_is_chi, library="impedance.py",
+          description="CH Instruments A.C. impedance text export")
+def read_chi(path: Path, **options) -> Reading:
+    with open(path, "rb") as handle:
+        head = handle.read(8192)
+    return _read(path, "chinstruments", "CH Instruments", _model(head, r"^Instrument Model:\s*(.+)$"))

@@ -1,0 +1,1 @@
+"""Surrogate models: recipe and microstructure -> lifespan, with calibrated uncertainty. Imports lake."""

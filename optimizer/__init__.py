@@ -1,0 +1,1 @@
+"""Recipe space, campaigns and the virtual lab."""

@@ -1,0 +1,42 @@
+"""The house rules: the user's top-level layout, one-way imports, small modules, a permissive licence."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("lake", "ingest", "models", "optimizer", "app")
+ALLOWED = {"lake": set(), "ingest": {"lake"}, "models": {"lake"}, "optimizer": {"models", "lake"},
+           "app": set(PACKAGES) - {"app"}}
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & set(PACKAGES)
+
+
+def test_top_level_layout():
+    for name in ("pyproject.toml", "README.md", "LICENSE", "tests", ".ci/run", *PACKAGES):
+        assert (ROOT / name).exists(), name
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_run_one_way(package):
+    for path in (ROOT / package).rglob("*.py"):
+        wrong = _imports(path) - ALLOWED[package] - {package}
+        assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}; {package} may import " \
+                          f"{sorted(ALLOWED[package]) or 'no other package'}"
+
+
+def test_modules_stay_small():
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            assert len(path.read_text().splitlines()) <= 450, f"{path.relative_to(ROOT)} is too long; split it"
