@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
 import os
+import pkgutil
 import sys
 from pathlib import Path
+
+import app
 
 from lake import store
 from lake.errors import CathodeLakeError
@@ -69,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-app", action="store_true", help="stop after printing the summary")
     p.add_argument("--cells", type=int, default=40, help="virtual-lab cells in the campaign (default 40)")
     p.add_argument("--seed", type=int, default=7, help="virtual-lab seed (default 7)")
+    for module in pkgutil.iter_modules(app.__path__):       # app/commands_*.py add the later stages' commands
+        if module.name.startswith("commands_"):
+            importlib.import_module(f"app.{module.name}").add_commands(command)
     return parser
 
 

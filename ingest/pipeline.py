@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
 from importlib import metadata
 from pathlib import Path
 
@@ -19,11 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
+from ingest.placement import LakeState, place
 from ingest.readers import Reading, detect
-from lake import schema, store
+from lake import store
 from lake.errors import CathodeLakeError, InputError
 
-CELL_TABLES = ("cells",)                  # readings that declare cells are placed first
+
+
+PARALLEL_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -74,36 +80,71 @@ def _is_sidecar(path: Path, names: set[Path]) -> bool:
 
 
 def ingest(root: Path, paths: list[Path], *, cell_id: str | None = None, options: dict | None = None,
-           progress: bool = True, on_wait=None, command: str = "ingest") -> list[Outcome]:
-    """Ingest files into the lake at ``root``; returns one Outcome per file, in the order given."""
+           progress: bool = True, on_wait=None, command: str = "ingest", workers: int | None = None
+           ) -> list[Outcome]:
+    """Ingest files into the lake at ``root``; returns one Outcome per file, in the order given.
+
+    Files are read by ``workers`` processes (default: every core once the folder holds more than
+    PARALLEL_BYTES); the results do not depend on it.
+    """
     files = collect(paths, root)
     known = set(store.query(root, "SELECT sha256 FROM sources WHERE status = 'ingested'")["sha256"].to_pylist())
     outcomes: dict[Path, Outcome] = {}
-    parsed: list[_Parsed] = []
-    seen: set[str] = set()
-    for path in tqdm(files, desc="reading", unit="file", delay=1.0, disable=not progress, leave=False):
+    todo: list[tuple[Path, str]] = []
+    for path in files:
         sha = store.sha256_file(path)
-        if sha in known or sha in seen:
+        if sha in known or sha in {s for _, s in todo}:
             outcomes[path] = Outcome(path, "duplicate", reason="same content already in the lake", sha256=sha)
-            continue
-        seen.add(sha)
-        try:
-            if path.stat().st_size == 0:
-                raise InputError("the file is empty.", file=str(path))
-            fmt = detect(path)
-            outcomes[path] = Outcome(path, "pending", fmt.name, sha256=sha)
-            parsed.append(_Parsed(path, sha, fmt.name, fmt.library, fmt.read(path, **(options or {}))))
-        except CathodeLakeError as exc:
-            outcomes[path] = _rejected(path, sha, outcomes.get(path), exc)
-        except Exception as exc:  # a reader's library failed on this file: report it, keep going
-            outcomes[path] = _rejected(path, sha, outcomes.get(path),
-                                       InputError(f"could not be read ({type(exc).__name__}: {exc}).",
-                                                  file=str(path)))
+        else:
+            todo.append((path, sha))
+    if workers is None:
+        big = sum(p.stat().st_size for p, _ in todo) > PARALLEL_BYTES
+        workers = (os.cpu_count() or 1) if big else 1
+    parsed: list[_Parsed] = []
+    bar = tqdm(total=len(todo), desc="reading", unit="file", delay=1.0, disable=not progress, leave=False)
+    for (path, sha), result in zip(todo, _read_all([p for p, _ in todo], options or {}, workers, bar)):
+        if isinstance(result, _Parsed):
+            parsed.append(replace(result, sha256=sha))
+            outcomes[path] = Outcome(path, "pending", result.format, sha256=sha)
+        else:
+            fmt, reason = result
+            outcomes[path] = Outcome(path, "rejected", fmt, reason=reason, sha256=sha)
+    bar.close()
     if parsed:
         _commit(root, parsed, outcomes, cell_id, on_wait, command)
     rejected = [o for o in outcomes.values() if o.status == "rejected"]
     store.record_rejections(root, [_source_row(o, None, "") for o in rejected])
     return [outcomes[f] for f in files]
+
+
+def _read_all(paths: list[Path], options: dict, workers: int, bar) -> list:
+    """Read every file, in order; in a process pool when ``workers`` > 1 (parsing is the slow, parallel part)."""
+    if workers <= 1 or len(paths) <= 1:
+        results = []
+        for path in paths:
+            results.append(read_one(path, options))
+            bar.update()
+        return results
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
+        futures = [pool.submit(read_one, path, options) for path in paths]
+        for _ in as_completed(futures):
+            bar.update()
+        return [f.result() for f in futures]
+
+
+def read_one(path: Path, options: dict) -> "_Parsed | tuple[str, str]":
+    """Detect and read one file: the parsed file, or (format, reason) when it is rejected."""
+    fmt = None
+    try:
+        if path.stat().st_size == 0:
+            raise InputError("the file is empty.", file=str(path))
+        fmt = detect(path)
+        return _Parsed(path, "", fmt.name, fmt.library, fmt.read(path, **options))
+    except CathodeLakeError as exc:
+        return (fmt.name if fmt else "", str(exc))
+    except Exception as exc:  # a reader's library failed on this file: report it, keep going
+        return (fmt.name if fmt else "", str(InputError(f"could not be read ({type(exc).__name__}: {exc}).",
+                                                        file=str(path))))
 
 
 def _rejected(path: Path, sha: str, prior: Outcome | None, exc: Exception) -> Outcome:
@@ -113,24 +154,20 @@ def _rejected(path: Path, sha: str, prior: Outcome | None, exc: Exception) -> Ou
 def _commit(root, parsed: list[_Parsed], outcomes: dict[Path, Outcome], cell_id, on_wait, command) -> None:
     with store.writer(root, command, on_wait=on_wait) as w:
         landed = set(w.sql("SELECT sha256 FROM sources WHERE status = 'ingested'")["sha256"].to_pylist())
-        state = _State(cells={r["cell_id"]: r["active_mass_mg"] for r in
-                              w.sql("SELECT cell_id, active_mass_mg FROM cells").to_pylist()},
-                       cycles=set(), w=w)
+        state = LakeState.load(w)
         sources = []
-        for item in sorted(parsed, key=lambda p: not any(t in p.reading.tables for t in CELL_TABLES)):
+        for item in sorted(parsed, key=_placing_order):
             outcome = outcomes[item.path]
             if item.sha256 in landed:           # another writer landed the same content while we were reading
                 outcome.status, outcome.reason = "duplicate", "same content already in the lake"
                 continue
             try:
-                placed = _place(item, state, cell_id)
+                placed = place(item.path, item.sha256, item.reading, state, cell_id)
             except CathodeLakeError as exc:
                 outcomes[item.path] = _rejected(item.path, item.sha256, outcome, exc)
                 continue
             outcome.status, outcome.cells, outcome.rows = "ingested", placed.cells, placed.rows
-            placed.apply(w)
-            state.cells.update(placed.new_cells)
-            state.cycles.update(placed.new_cycles)
+            placed.apply(w, state, item.sha256)
             sources.append(_source_row(outcome, item, json.dumps(item.reading.meta, sort_keys=True, default=str)))
         if sources:
             w.insert("sources", pa.Table.from_pylist(sources))
@@ -138,145 +175,14 @@ def _commit(root, parsed: list[_Parsed], outcomes: dict[Path, Outcome], cell_id,
             w.summary = f"{len(done)} files, {sum(o.rows for o in done)} rows"
 
 
-@dataclass
-class _State:
-    cells: dict[str, float | None]        # cell_id -> active mass (mg), lake + this call
-    cycles: set[tuple[str, int]]          # (cell_id, cycle_index) added in this call
-    w: store.Writer
-
-
-@dataclass
-class _Placed:
-    """Rows of one file ready to commit; built completely before anything is queued."""
-    inserts: list[tuple[str, pa.Table]] = field(default_factory=list)
-    bulk: list[tuple[str, pa.Table, str, str]] = field(default_factory=list)
-    cells: list[str] = field(default_factory=list)
-    new_cells: dict = field(default_factory=dict)
-    new_cycles: set = field(default_factory=set)
-    rows: int = 0
-
-    def apply(self, w: store.Writer) -> None:
-        for table, rows in self.inserts:
-            w.insert(table, rows)
-        for table, rows, sha, cell in self.bulk:
-            w.stage_bulk(table, rows, sha, cell)
-
-
-def _place(item: _Parsed, state: _State, cell_id: str | None) -> _Placed:
-    placed, tables, name = _Placed(), item.reading.tables, str(item.path)
-    if "cells" in tables:
-        cells = tables["cells"]
-        clash = [c for c in cells["cell_id"].to_pylist() if c in state.cells]
-        if clash:
-            raise InputError("cell is already in the lake; give the new cell another id.", file=name,
-                             column="cell_id", expected="a new cell_id", found=clash[0])
-        placed.inserts.append(("cells", _with_source(cells, item.sha256)))
-        placed.new_cells = dict(zip(cells["cell_id"].to_pylist(),
-                                    cells["active_mass_mg"].to_pylist() if "active_mass_mg" in cells.column_names
-                                    else [None] * cells.num_rows))
-        placed.cells = list(placed.new_cells)
-        placed.rows += cells.num_rows
-    if "cycles" in tables:
-        cycles = _cycles(tables["cycles"], item, state)
-        placed.inserts.append(("cycles", _with_source(cycles, item.sha256)))
-        placed.new_cycles = set(zip(cycles["cell_id"].to_pylist(), cycles["cycle_index"].to_pylist()))
-        placed.cells = sorted(set(cycles["cell_id"].to_pylist()))
-        placed.rows += cycles.num_rows
-    if "literature" in tables:
-        lit = tables["literature"]
-        placed.inserts.append(("literature", _with_source(lit, item.sha256)))
-        placed.rows += lit.num_rows
-    measured = [t for t in tables if t not in ("cells", "cycles", "literature")]
-    if measured:
-        cell = _cell_for(item, state, cell_id)
-        placed.cells = [cell]
-        for table in measured:
-            rows = _with_source(_with_cell(tables[table], cell), item.sha256)
-            placed.rows += rows.num_rows
-            if table == "eis_points":
-                placed.inserts.append(("eis_spectra", _eis_spectra(rows, item)))
-                rows = _eis_points(rows, item.sha256)
-            if schema.table(table).kind == "bulk":
-                placed.bulk.append((table, _raw_names(table, rows), item.sha256, cell))
-            else:
-                placed.inserts.append((table, rows))
-    return placed
-
-
-def _cycles(cycles: pa.Table, item: _Parsed, state: _State) -> pa.Table:
-    """Check cycles against known cells and cycles; fill mAh <-> mAh/g from the active mass; compute CE."""
-    name, ids = str(item.path), cycles["cell_id"].to_pylist()
-    unknown = [c for c in ids if c not in state.cells]
-    if unknown:
-        row = ids.index(unknown[0]) + 2
-        raise InputError("unknown cell: not in this ingest's cells.csv nor in the lake.", file=name, row=row,
-                         column="cell_id", expected="a cell_id from cells.csv", found=unknown[0])
-    keys = list(zip(ids, cycles["cycle_index"].to_pylist()))
-    taken = state.cycles | {(r["cell_id"], r["cycle_index"]) for r in state.w.sql(
-        "SELECT cell_id, cycle_index FROM cycles WHERE cell_id IN (SELECT unnest(?))", [sorted(set(ids))]).to_pylist()}
-    clash = [k for k in keys if k in taken]
-    if clash:
-        raise InputError("cycle already in the lake for this cell.", file=name, row=keys.index(clash[0]) + 2,
-                         column="cycle_index", expected="new (cell_id, cycle_index)", found=clash[0][1])
-    mass = pa.array([state.cells.get(c) for c in ids], pa.float64())
-    for kind in ("discharge", "charge"):
-        specific, absolute = f"{kind}_capacity_mah_g", f"{kind}_capacity_mah"
-        g = cycles[specific] if specific in cycles.column_names else pa.nulls(len(ids), pa.float64())
-        a = cycles[absolute] if absolute in cycles.column_names else pa.nulls(len(ids), pa.float64())
-        g = pc.coalesce(g, pc.divide(pc.multiply(a, 1000.0), mass))
-        a = pc.coalesce(a, pc.divide(pc.multiply(g, mass), 1000.0))
-        cycles = _set(_set(cycles, specific, g), absolute, a)
-    ce = pc.divide(cycles["discharge_capacity_mah_g"], cycles["charge_capacity_mah_g"])
-    if "coulombic_efficiency_frac" in cycles.column_names:
-        ce = pc.coalesce(cycles["coulombic_efficiency_frac"], ce)
-    return _set(cycles, "coulombic_efficiency_frac", ce)
-
-
-def _cell_for(item: _Parsed, state: _State, given: str | None) -> str:
-    """--cell-id, else the instrument's barcode, else the file name up to its first dot, when that cell is known."""
-    stem = item.path.name.split(".")[0]
-    candidates = [c for c in (given, item.reading.meta.get("barcode"), stem) if c]
-    for candidate in candidates:
-        if candidate in state.cells:
-            return candidate
-    raise InputError("no cell for this file. Give --cell-id, ingest a cells.csv naming it in the same call, or name "
-                     "the file <cell_id>.<ext>.", file=str(item.path), expected="a cell in the lake",
-                     found=", ".join(dict.fromkeys(candidates)))
-
-
-def _eis_spectra(points: pa.Table, item: _Parsed) -> pa.Table:
-    index = points["spectrum_index"] if "spectrum_index" in points.column_names else pa.array([0] * len(points))
-    counts = pc.value_counts(index).to_pylist()
-    return pa.Table.from_pylist([{
-        "spectrum_id": f"{item.sha256[:12]}-{c['values']}", "cell_id": points["cell_id"][0].as_py(),
-        "source_sha256": item.sha256, "spectrum_index": c["values"], "n_points": c["counts"],
-        "instrument": item.reading.meta.get("instrument")} for c in counts])
-
-
-def _eis_points(points: pa.Table, sha: str) -> pa.Table:
-    index = points["spectrum_index"] if "spectrum_index" in points.column_names else pa.array([0] * len(points))
-    ids = pc.binary_join_element_wise(sha[:12], pc.cast(index, pa.string()), "-")
-    return _set(points, "spectrum_id", ids)
-
-
-def _raw_names(table: str, rows: pa.Table) -> pa.Table:
-    declared = set(schema.table(table).names)
-    return rows.rename_columns([n if n in declared or n.startswith("raw_") else f"raw_{n}"
-                                for n in rows.column_names])
-
-
-def _with_cell(rows: pa.Table, cell: str) -> pa.Table:
-    return _set(rows, "cell_id", pa.array([cell] * rows.num_rows, pa.string()))
-
-
-def _with_source(rows: pa.Table, sha: str) -> pa.Table:
-    return _set(rows, "source_sha256", pa.array([sha] * rows.num_rows, pa.string()))
-
-
-def _set(rows: pa.Table, name: str, values) -> pa.Table:
-    if name in rows.column_names:
-        return rows.set_column(rows.column_names.index(name), name, values)
-    return rows.append_column(name, values)
+def _placing_order(item: _Parsed) -> tuple:
+    """Files declaring cells first, then cycles.csv; then instrument files in time order, so a continued test joins in order."""
+    series = item.reading.tables.get("timeseries")
+    start = None
+    if series is not None and "unix_time_second" in series.column_names and series.num_rows:
+        start = pc.min(series["unix_time_second"]).as_py()
+    tables = item.reading.tables
+    return ("cells" not in tables, "cycles" not in tables, start is None, start or 0.0, str(item.path))
 
 
 def _source_row(outcome: Outcome, item: _Parsed | None, meta_json: str) -> dict:

@@ -49,10 +49,10 @@ def test_schema_is_documented_with_units_in_names():
 
 def test_a_commit_raises_the_version_and_stamps_rows(lake):
     with store.writer(lake, "test") as w:
-        w.insert("cells", _cell("A"))
+        w.insert("cell_records", _cell("A"))
         w.stage_bulk("timeseries", _ts("A"), "f" * 64, "A")
     with store.writer(lake, "test") as w:
-        w.insert("cells", _cell("B"))
+        w.insert("cell_records", _cell("B"))
     assert store.lake_version(lake) == 2
     assert store.query(lake, "SELECT cell_id, lake_version FROM cells ORDER BY 1").to_pylist() == [
         {"cell_id": "A", "lake_version": 1}, {"cell_id": "B", "lake_version": 2}]
@@ -64,14 +64,14 @@ def test_a_commit_raises_the_version_and_stamps_rows(lake):
 
 def test_a_failed_commit_leaves_the_lake_unchanged(lake):
     with store.writer(lake, "test") as w:
-        w.insert("cells", _cell("A"))
+        w.insert("cell_records", _cell("A"))
     before = lake_state(lake)
     # A real DuckDB failure inside the transaction, after a Parquet file was staged: text in a DOUBLE column.
     with pytest.raises(duckdb.ConversionException):
         with store.writer(lake, "test") as w:
             w.stage_bulk("timeseries", _ts("B"), "e" * 64, "B")
-            w.insert("cells", _cell("B"))
-            w.insert("cells", _cell("C", loading="heavy"))
+            w.insert("cell_records", _cell("B"))
+            w.insert("cell_records", _cell("C", loading="heavy"))
     assert lake_state(lake) == before
     # An exception in the caller's block: nothing committed, staged files removed.
     with pytest.raises(RuntimeError):
@@ -97,7 +97,7 @@ def test_a_second_writer_waits_for_the_first(lake):
 
     def first():
         with store.writer(lake, "first") as w:
-            w.insert("cells", _cell("A"))
+            w.insert("cell_records", _cell("A"))
             held.set()
             time.sleep(0.6)
         events.append("first done")
@@ -106,7 +106,7 @@ def test_a_second_writer_waits_for_the_first(lake):
     thread.start()
     held.wait(5)
     with store.writer(lake, "second", on_wait=lambda msg: events.append("waited")) as w:
-        w.insert("cells", _cell("B"))
+        w.insert("cell_records", _cell("B"))
     events.append("second done")
     thread.join()
     assert events == ["waited", "first done", "second done"]
@@ -135,7 +135,7 @@ def test_a_writer_that_waits_too_long_gets_a_clear_error(lake):
 
 def test_stock_duckdb_client_from_another_directory_sees_everything(lake, tmp_path):
     with store.writer(lake, "test") as w:
-        w.insert("cells", _cell("A"))
+        w.insert("cell_records", _cell("A"))
         w.stage_bulk("timeseries", _ts("A"), "f" * 64, "A")
     script = ("import duckdb; con = duckdb.connect('lake.duckdb', read_only=True); "
               "print(sorted(r[0] for r in con.sql('show tables').fetchall())); "
