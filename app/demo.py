@@ -28,7 +28,7 @@ SEED_ROWS = (
      "70 % after 500 cycles, > 10,000 h at 0.1 C"),
     ("An2023-PCA-thick", "in_situ_polymerized", 28.6, 0.05, "Fig. S14a", "retention_frac", 77.9, "%", 150,
      "77.9 % after 150 cycles"),
-    ("An2023-PCA-thick", "in_situ_polymerized", 28.6, 0.05, "Fig. S14a", "areal_capacity_mah_cm2", 4.85,
+    ("An2023-PCA-thick", "in_situ_polymerized", 28.6, 0.05, "Fig. S14a", "discharge_capacity", 4.85,
      "mAh/cm2", 1, "> 160 mAh/g (4.85 mAh/cm2) at 0.2 C"),
 )
 TIMESERIES_CELLS = 4
@@ -91,11 +91,21 @@ def build_demo(root: Path, *, n_cells: int = 40, seed: int = 7, progress: bool =
             f"try: cathode --lake {root} sql \"select * from cell_life order by cycles_to_80 desc limit 5\"")
 
 
-def start_app(root: Path) -> int:
-    """Start the Streamlit app on the lake, when the app is installed; say so otherwise."""
-    page = Path(__file__).with_name("ui") / "main.py"
-    if not page.exists():
-        print("The Streamlit app is not part of this version yet; explore the lake with `cathode sql` "
-              "or any DuckDB client.")
+def app_command(root: Path, *, port: int | None = None, host: str | None = None, headless: bool = False) -> list[str]:
+    """The `streamlit run` command line that serves the app (app/ui/main.py) on the lake at ``root``."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("ui") / "main.py")]
+    if port:
+        cmd += ["--server.port", str(port)]
+    if host:
+        cmd += ["--server.address", host]
+    if headless:
+        cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return cmd + ["--", "--lake", str(Path(root).resolve())]
+
+
+def start_app(root: Path, *, port: int | None = None, host: str | None = None) -> int:
+    """Serve the Streamlit app on the lake until Ctrl+C."""
+    try:
+        return subprocess.call(app_command(root, port=port, host=host))
+    except KeyboardInterrupt:
         return 0
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(page), "--", "--lake", str(root)])

@@ -1,4 +1,4 @@
-"""The lab templates `cells.csv` and `cycles.csv`, and literature tables, recognised by their header.
+"""The lab templates `cells.csv` and `cycles.csv`, recognised by their header.
 
 Every rule of `lab-templates.md` is checked column-wise (polars casts, then the first offending row is named):
 required columns present, numbers parse, loading > 0, fractions within 0-1, process one of three names, no duplicate
@@ -26,17 +26,15 @@ CELLS_NUMBERS = ("loading_mg_cm2", "eca_wt_frac", "temperature_c", "voltage_max_
 CYCLES_REQUIRED = ("cell_id", "cycle_index")
 CYCLES_CAPACITY = ("discharge_capacity_mah_g", "discharge_capacity_mah")
 CYCLES_OPTIONAL = ("charge_capacity_mah_g", "charge_capacity_mah", "coulombic_efficiency_frac")
-LITERATURE_REQUIRED = ("cell_id", "doi", "figure", "quantity", "value", "unit")
-LITERATURE_OPTIONAL = ("at_cycle", "note")
 POSITIVE = ("loading_mg_cm2", "voltage_max_v", "voltage_min_v", "c_rate", "active_mass_mg", "electrode_area_cm2")
-PERCENT_UNITS = ("%", "percent")
 
 
 def template_header(kind: str) -> str:
     """The CSV header a lab fills in: required columns first, then the optional ones."""
+    from ingest.readers.literature import LITERATURE_COLUMNS
     columns = {"cells": CELLS_TEMPLATE,
                "cycles": CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL,
-               "literature": LITERATURE_REQUIRED + LITERATURE_OPTIONAL + CELLS_REQUIRED[1:]}[kind]
+               "literature": LITERATURE_COLUMNS + CELLS_REQUIRED[1:]}[kind]
     return ",".join(columns)
 
 
@@ -58,10 +56,6 @@ def _is_cells(head: bytes, path: Path) -> bool:
 def _is_cycles(head: bytes, path: Path) -> bool:
     names = _header(head)
     return {"cell_id", "cycle_index"} <= names and bool(set(CYCLES_CAPACITY) & names)
-
-
-def _is_literature(head: bytes, path: Path) -> bool:
-    return {"doi", "figure", "quantity"} <= _header(head)
 
 
 @register("cells_csv", suffixes=(".csv",), sniff=_is_cells, library="polars",
@@ -108,41 +102,15 @@ def read_cycles(path: Path, **options) -> Reading:
     return Reading({"cycles": cycles.to_arrow()}, {"rows": frame.height})
 
 
-@register("literature_csv", suffixes=(".csv",), sniff=_is_literature, library="polars",
-          description="literature table: one reported value per row with DOI and figure (+ the cell's recipe)")
-def read_literature(path: Path, **options) -> Reading:
-    frame = _load(path, LITERATURE_REQUIRED)
-    recipe = [c for c in CELLS_NUMBERS if c in frame.columns]
-    frame = _numbers(frame, path, ("value", "at_cycle", *recipe))
-    _required_values(frame, path, LITERATURE_REQUIRED)
-    units = pl.col("unit").str.strip_chars().str.to_lowercase()
-    divisor = pl.when(units.is_in(list(PERCENT_UNITS))).then(100.0).otherwise(1.0)
-    frame = frame.with_columns((pl.col("value") / divisor).alias("value"),
-                               pl.when(units.is_in(list(PERCENT_UNITS))).then(pl.lit("fraction"))
-                               .otherwise(pl.col("unit")).alias("unit"),
-                               pl.col("at_cycle").cast(pl.Int64) if "at_cycle" in frame.columns else pl.lit(None))
-    known = set(LITERATURE_REQUIRED + LITERATURE_OPTIONAL) | set(CELLS_REQUIRED + CELLS_OPTIONAL) | {"_row"}
-    literature = frame.with_columns(extra_json=_extra_json(frame, known)).select(
-        [c for c in LITERATURE_REQUIRED + LITERATURE_OPTIONAL if c in frame.columns] + ["extra_json"])
-    tables = {"literature": literature.to_arrow()}
-    if "process" in frame.columns:
-        _check_choice(frame, path, "process", PROCESSES)
-        cells = (frame.group_by("cell_id", maintain_order=True)
-                 .agg([pl.col(c).drop_nulls().first() for c in frame.columns
-                       if c in CELLS_REQUIRED[1:] + CELLS_OPTIONAL and c not in ("source", "reference")]
-                      + [pl.col("doi").first().alias("source"),
-                         pl.col("figure").unique(maintain_order=True).str.join("; ").alias("reference")]))
-        tables["cells"] = cells.to_arrow()
-    return Reading(tables, {"rows": frame.height})
-
-
 # ---------------------------------------------------------------- column-wise checks
 
-def _load(path: Path, required: tuple[str, ...]) -> pl.DataFrame:
-    try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a readable CSV file ({str(exc).splitlines()[0]}).", file=str(path)) from None
+def _load(path: Path, required: tuple[str, ...], frame: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The file as text columns (blank = null), with a spreadsheet row number `_row`, or a clear error."""
+    if frame is None:
+        try:
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+            raise InputError(f"not a readable CSV file ({str(exc).splitlines()[0]}).", file=str(path)) from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
     missing = [c for c in required if c not in frame.columns]
     if missing:
