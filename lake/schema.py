@@ -202,9 +202,12 @@ TABLES: tuple[Table, ...] = (
         ("created_at", "TIMESTAMPTZ", "UTC", "when the model was trained"),
         VERSION,
     ), key=("model_id",)),
-    Table("proposals", "catalog", "Cathode recipes proposed by the optimizer and what became of them.", _cols(
+    Table("proposal_records", "catalog", "Cathode recipes proposed by the optimizer, as proposed (append-only); "
+          "the view proposals adds each one's current status.", _cols(
         ("proposal_id", "VARCHAR", "", "proposal identifier (goes into cells.csv)"),
         ("study_name", "VARCHAR", "", "Optuna study"),
+        ("trial_number", "BIGINT", "", "the Optuna trial of the study that holds this proposal"),
+        ("kind", "VARCHAR", "", "explore (a new recipe) or replicate (a top measured recipe made again)"),
         ("process", "VARCHAR", "", "proposed process"),
         ("loading_mg_cm2", "DOUBLE", "mg/cm2", "proposed NCM loading"),
         ("densification_frac", "DOUBLE", "fraction", "proposed densification"),
@@ -212,17 +215,23 @@ TABLES: tuple[Table, ...] = (
         ("temperature_c", "DOUBLE", "degC", "proposed cycling temperature"),
         ("voltage_max_v", "DOUBLE", "V", "proposed upper cut-off"),
         ("c_rate", "DOUBLE", "1/h", "proposed rate"),
-        ("objective", "VARCHAR", "", "objective name"),
+        ("objective", "VARCHAR", "", "objective name (the first one for a Pareto campaign)"),
         ("predicted_mean", "DOUBLE", "", "model mean of the objective"),
         ("predicted_lo", "DOUBLE", "", "lower bound of the 90 % interval"),
         ("predicted_hi", "DOUBLE", "", "upper bound of the 90 % interval"),
+        ("predictions_json", "VARCHAR", "", "mean and 90 % interval of every objective, JSON"),
         ("acquisition", "DOUBLE", "", "acquisition value at the proposal"),
-        ("model_id", "VARCHAR", "", "model behind the prediction"),
-        ("status", "VARCHAR", "", "proposed, accepted, done or rejected"),
-        ("result_cell_id", "VARCHAR", "", "the cell that answered the proposal"),
+        ("model_id", "VARCHAR", "", "model(s) behind the prediction, comma-separated"),
         ("created_at", "TIMESTAMPTZ", "UTC", "when it was proposed"),
         VERSION,
     ), key=("proposal_id",)),
+    Table("proposal_events", "catalog", "Status changes of proposals (accepted, rejected), append-only.", _cols(
+        ("proposal_id", "VARCHAR", "", "see proposals"),
+        ("status", "VARCHAR", "", "accepted or rejected"),
+        ("note", "VARCHAR", "", "why, free text"),
+        ("created_at", "TIMESTAMPTZ", "UTC", "when the status changed"),
+        VERSION,
+    ), key=("proposal_id", "lake_version")),
     Table("bulk_files", "catalog", "Parquet files holding bulk rows; a bulk view reads exactly these.", _cols(
         ("table_name", "VARCHAR", "", "bulk table the file belongs to"),
         ("path", "VARCHAR", "", "path relative to the lake folder (content-addressed name)"),
@@ -286,164 +295,30 @@ VIEWS: tuple[Table, ...] = (
     ), sql=_LIFE_SQL),
 )
 
-# ---------------------------------------------------------------- derived tables (ingest/derive, `cathode derive`)
-# Append-only like the rest of the lake. A derivation works per *unit* (a cell, a time-series file, a spectrum, a
-# volume): recomputing a unit appends its complete result to `<name>_history` and one row to `derive_runs`; the view
-# `<name>` shows, per unit, only the rows of that unit's latest run. A run whose method_version and inputs equal the
-# unit's latest run is skipped, so re-running adds nothing; a new method_version (or new input rows) appends and the
-# view moves to it, while `<name>_history` keeps every earlier answer, tagged with its method_version and lake_version.
-METHOD = ("method_version", "VARCHAR", "", "version of the derivation method that computed this row")
+# Derived tables (`cathode derive`, ingest/derive) are declared in lake/schema_derived.py: same Table/Column types,
+# appended here so this module stays the one registry (and under the house line limit).
+from lake.schema_derived import DERIVE_RUNS, DERIVED  # noqa: E402  (needs Table, _cols, SOURCE, VERSION above)
 
-
-def _derived(name: str, quantity: str, unit: str, description: str, *rows) -> tuple[Table, Table]:
-    """A history table of every run's rows and the view `name` of each unit's latest run."""
-    history = Table(f"{name}_history", "catalog", f"{description} Every run, append-only; the view {name} shows "
-                    f"the latest run per {unit}.", _cols(*rows, METHOD, VERSION))
-    sql = (f"SELECT h.* FROM {name}_history h JOIN (SELECT unit_id, max(lake_version) AS v FROM derive_runs WHERE "
-           f"quantity = '{quantity}' GROUP BY unit_id) r ON h.{unit} = r.unit_id AND h.lake_version = r.v")
-    return history, Table(name, "view", f"{description} Latest run per {unit} (see {name}_history).",
-                          history.columns, sql=sql)
-
-
-DERIVE_RUNS = Table("derive_runs", "catalog", "One row per derivation of one unit: which method and inputs produced "
-                    "the rows a derived view shows.", _cols(
-    ("quantity", "VARCHAR", "", "cycling, dqdv, gitt, eis, microstructure or spectroscopy"),
-    ("unit_id", "VARCHAR", "", "what was derived: a cell_id, a source sha256 or a spectrum_id"),
-    ("method_version", "VARCHAR", "", "version of the derivation method"),
-    ("input_fingerprint", "VARCHAR", "", "identity of the inputs and options; same method + fingerprint = skipped"),
-    ("n_rows", "BIGINT", "", "rows the run added over all its derived tables"),
-    ("note", "VARCHAR", "", "what the method noticed, e.g. NaN rows skipped"),
-    VERSION,
-), key=("quantity", "unit_id", "lake_version"))
-
-_PER_CELL = ("cell_id", "VARCHAR", "", "the cell (see cells)")
-DERIVED: tuple[tuple[Table, Table], ...] = (
-    _derived("cycling_summary", "cycling", "cell_id", "Per-cell cycling metrics and early-life features from "
-             "cycles (NaN rows skipped and counted).",
-             _PER_CELL,
-             ("first_discharge_capacity_mah_g", "DOUBLE", "mAh/g", "discharge capacity of the first valid cycle"),
-             ("first_discharge_capacity_mah_cm2", "DOUBLE", "mAh/cm2", "first discharge capacity per electrode area"),
-             ("initial_capacity_mah_g", "DOUBLE", "mAh/g", "best discharge capacity of cycles 1-3 (retention basis)"),
-             ("cycles_tested", "BIGINT", "", "last valid cycle"),
-             ("cycles_to_80", "BIGINT", "", "first cycle below 80 % retention; cycles_tested when censored"),
-             ("censored_80", "BOOLEAN", "", "test ended before 80 % retention (cycles_to_80 is a lower bound)"),
-             ("cycles_to_70", "BIGINT", "", "first cycle below 70 % retention; cycles_tested when censored"),
-             ("censored_70", "BOOLEAN", "", "test ended before 70 % retention (cycles_to_70 is a lower bound)"),
-             ("last_retention_frac", "DOUBLE", "fraction", "retention at the last valid cycle"),
-             ("mean_coulombic_efficiency_frac", "DOUBLE", "fraction", "mean CE of cycles 2..last (cycle 1 apart)"),
-             ("first_coulombic_efficiency_frac", "DOUBLE", "fraction", "CE of the first cycle"),
-             ("capacity_fade_frac_per_cycle", "DOUBLE", "1/cycle", "minus the least-squares slope of retention "
-              "over the cycles with capacity"),
-             ("early_cycles", "BIGINT", "", "N: cycles 1..N used for the early-life features"),
-             ("early_capacity_slope_mah_g_per_cycle", "DOUBLE", "mAh/g/cycle", "slope of discharge capacity over "
-              "cycles 2..N"),
-             ("early_mean_coulombic_efficiency_frac", "DOUBLE", "fraction", "mean CE over cycles 2..N"),
-             ("early_delta_q_var_log10", "DOUBLE", "log10(Ah2)", "Severson 2019: log10 variance of "
-              "Q_100(V) - Q_10(V) on discharge, when the time series has both cycles"),
-             ("nan_cycles_skipped", "BIGINT", "", "cycles rows without a finite discharge capacity, skipped")),
-    _derived("cycle_polarisation", "cycling", "cell_id", "Per-cycle mean charge and discharge voltage and their "
-             "difference (voltage polarisation).",
-             _PER_CELL, ("cycle_index", "BIGINT", "", "cycle number (cycler numbering)"),
-             ("mean_charge_voltage_v", "DOUBLE", "V", "time-averaged voltage while the current is positive"),
-             ("mean_discharge_voltage_v", "DOUBLE", "V", "time-averaged voltage while the current is negative"),
-             ("polarisation_v", "DOUBLE", "V", "mean charge minus mean discharge voltage"),
-             ("basis", "VARCHAR", "", "cycles (summary columns) or timeseries")),
-    _derived("dqdv", "dqdv", "cell_id", "Incremental capacity dQ/dV per cycle and direction on a fixed 10 mV "
-             "grid (voltage histogram of capacity increments, Gaussian-smoothed).",
-             _PER_CELL, SOURCE, ("cycle_index", "BIGINT", "", "cycle number (cycler numbering)"),
-             ("direction", "VARCHAR", "", "charge or discharge"),
-             ("voltage_v", "DOUBLE", "V", "grid voltage (bin centre)"),
-             ("dqdv_mah_v", "DOUBLE", "mAh/V", "incremental capacity, positive in both directions"),
-             ("dqdv_mah_g_v", "DOUBLE", "mAh/g/V", "incremental capacity per gram of NCM, when the mass is known")),
-    _derived("first_charge", "dqdv", "cell_id", "First-charge plateau test: an extra dQ/dV peak between 3.7 and "
-             "3.9 V in the first charge that later charges lack (seed: PEO oxidation at poorly contacted NCM).",
-             _PER_CELL, SOURCE,
-             ("first_charge_plateau", "BOOLEAN", "", "true when the first charge shows the extra 3.7-3.9 V peak"),
-             ("plateau_voltage_v", "DOUBLE", "V", "voltage of the largest first-charge excess in 3.7-3.9 V"),
-             ("plateau_extra_capacity_mah", "DOUBLE", "mAh", "area of the first-charge dQ/dV peak above a straight "
-              "baseline across +-60 mV"),
-             ("plateau_extra_capacity_mah_g", "DOUBLE", "mAh/g", "the same per gram of NCM, when the mass is known"),
-             ("peak_ratio", "DOUBLE", "", "first-charge peak area over the later charges' at that voltage"),
-             ("first_charge_capacity_mah", "DOUBLE", "mAh", "capacity of the first charge"),
-             ("reference_cycles", "VARCHAR", "", "later cycles whose charges were averaged as the reference")),
-    _derived("gitt_pulses", "gitt", "source_sha256", "GITT pulse/relaxation pairs and diffusivity (seed Eq. 1 "
-             "and 2); D1 versus voltage per cycle is the seed's Fig. 1f.",
-             _PER_CELL, SOURCE, ("cycle_count", "BIGINT", "", "cycle of the pulse"),
-             ("pulse_index", "BIGINT", "", "pulse number within the cycle, 1-based"),
-             ("direction", "VARCHAR", "", "charge or discharge pulse"),
-             ("start_time_s", "DOUBLE", "s", "test time when the pulse started (last relaxed sample)"),
-             ("pulse_duration_s", "DOUBLE", "s", "pulse duration t (Eq. 1)"),
-             ("current_a", "DOUBLE", "A", "mean pulse current, positive on charge"),
-             ("voltage_before_v", "DOUBLE", "V", "relaxed voltage before the pulse"),
-             ("voltage_v", "DOUBLE", "V", "relaxed voltage after the pulse (the abscissa of D1 vs voltage)"),
-             ("delta_e_s_v", "DOUBLE", "V", "change of the steady-state voltage"),
-             ("delta_e_tau_v", "DOUBLE", "V", "total voltage change during the pulse, IR drop excluded when sampled"),
-             ("ir_drop_v", "DOUBLE", "V", "voltage step at the pulse start"),
-             ("delta_e_tau_method", "VARCHAR", "", "sqrt_t_extrapolation, first_sample or includes_ir_drop "
-              "(a pulse with one sample)"),
-             ("d1", "DOUBLE", "", "normalised diffusivity (dE_s/dE_tau)^2 (Eq. 2)"),
-             ("particle_radius_m", "DOUBLE", "m", "mean particle radius R_s used for Eq. 1"),
-             ("diffusivity_m2_s", "DOUBLE", "m2/s", "4/(pi t) (R_s/3)^2 d1 (Eq. 1) when the radius is known")),
-    _derived("eis_fits", "eis", "spectrum_id", "Equivalent-circuit fit parameters, one row per parameter.",
-             ("spectrum_id", "VARCHAR", "", "see eis_spectra"), _PER_CELL,
-             ("circuit", "VARCHAR", "", "circuit string (impedance.py notation)"),
-             ("parameter", "VARCHAR", "", "impedance.py parameter name, e.g. R1 or CPE1_0"),
-             ("role", "VARCHAR", "", "what the parameter stands for, e.g. r_interface"),
-             ("value", "DOUBLE", "", "fitted value (unit in the unit column)"),
-             ("stderr", "DOUBLE", "", "one-sigma standard error from the fit covariance"),
-             ("unit", "VARCHAR", "", "unit of value and stderr"),
-             ("residual_rms_ohm", "DOUBLE", "ohm", "RMS of the complex residual")),
-    _derived("eis_results", "eis", "spectrum_id", "One row per fitted spectrum: bulk, interface and charge-transfer "
-             "resistance, fit quality and ionic conductivity (Eq. 3); r_interface_ohm vs voltage_v is Fig. 3f.",
-             ("spectrum_id", "VARCHAR", "", "see eis_spectra"), _PER_CELL,
-             ("voltage_v", "DOUBLE", "V", "cell voltage when the spectrum was taken, if known"),
-             ("circuit", "VARCHAR", "", "circuit string (impedance.py notation)"),
-             ("n_points_used", "BIGINT", "", "points fitted (inductive points, Z_imag > 0, left out)"),
-             ("r_bulk_ohm", "DOUBLE", "ohm", "series (bulk electrolyte) resistance R0"),
-             ("r_interface_ohm", "DOUBLE", "ohm", "resistance of the higher-frequency R-CPE arc (interface)"),
-             ("r_interface_ohm_cm2", "DOUBLE", "ohm*cm2", "r_interface_ohm x electrode area, when the area is known"),
-             ("r_ct_ohm", "DOUBLE", "ohm", "resistance of the lower-frequency R-CPE arc (charge transfer)"),
-             ("r_ct_ohm_cm2", "DOUBLE", "ohm*cm2", "r_ct_ohm x electrode area, when the area is known"),
-             ("warburg_ohm_s05", "DOUBLE", "ohm/s^0.5", "Warburg coefficient A_W"),
-             ("residual_rms_ohm", "DOUBLE", "ohm", "RMS of the complex residual"),
-             ("residual_rel_frac", "DOUBLE", "fraction", "RMS of the residual relative to |Z|"),
-             ("area_cm2", "DOUBLE", "cm2", "area S used for the area-specific values and Eq. 3"),
-             ("thickness_cm", "DOUBLE", "cm", "membrane thickness L used for Eq. 3"),
-             ("sigma_s_cm", "DOUBLE", "S/cm", "ionic conductivity L/(R_bulk S) (Eq. 3), when L and S are known")),
-    _derived("particle_contacts", "microstructure", "source_sha256", "Per-particle contact of NCM with the "
-             "conductive binder in a label volume (particles: NCM split at necks by a distance-transform watershed).",
-             _PER_CELL, SOURCE, ("particle_id", "BIGINT", "", "particle label, 1-based"),
-             ("volume_m3", "DOUBLE", "m3", "particle volume"),
-             ("equivalent_diameter_m", "DOUBLE", "m", "diameter of the sphere of the same volume"),
-             ("binder_faces", "BIGINT", "", "voxel faces touching the conductive binder"),
-             ("pore_faces", "BIGINT", "", "voxel faces touching pore"),
-             ("particle_faces", "BIGINT", "", "voxel faces touching another NCM particle"),
-             ("contact_frac", "DOUBLE", "fraction", "binder faces / (binder + pore faces): the active surface share"),
-             ("touches_boundary", "BOOLEAN", "", "the particle is cut by the box (its surface is incomplete)")),
-    _derived("microstructure_stats", "microstructure", "source_sha256", "Per-volume contact distribution and "
-             "phase percolation (axis z = TIFF pages = taufactor's x).",
-             _PER_CELL, SOURCE, ("n_particles", "BIGINT", "", "particles found"),
-             ("contact_frac_mean", "DOUBLE", "fraction", "mean per-particle contact fraction (inner particles)"),
-             ("contact_frac_p10", "DOUBLE", "fraction", "10th percentile of the per-particle contact fraction"),
-             ("contact_frac_median", "DOUBLE", "fraction", "median per-particle contact fraction"),
-             ("contact_frac_p90", "DOUBLE", "fraction", "90th percentile of the per-particle contact fraction"),
-             ("poorly_contacted_frac", "DOUBLE", "fraction", "share of inner particles with contact_frac < 0.5"),
-             ("pore_percolating_frac_z", "DOUBLE", "fraction", "pore volume in clusters touching both z faces"),
-             ("pore_percolating_frac_y", "DOUBLE", "fraction", "the same along y"),
-             ("pore_percolating_frac_x", "DOUBLE", "fraction", "the same along x"),
-             ("ncm_percolating_frac_z", "DOUBLE", "fraction", "NCM volume in clusters touching both z faces"),
-             ("binder_percolating_frac_z", "DOUBLE", "fraction", "binder volume in clusters touching both z faces")),
-    _derived("spectroscopy_ratios", "spectroscopy", "spectrum_id", "Local state-of-charge markers from spectra: "
-             "Raman Eg/A1g peak-height ratio, STXM Ni4+/Ni3+ (Ni L3 854.4 / 852.0 eV).",
-             ("spectrum_id", "VARCHAR", "", "see spectra_points"), _PER_CELL,
-             ("technique", "VARCHAR", "", "raman or stxm"),
-             ("ratio_name", "VARCHAR", "", "raman_eg_a1g or stxm_ni4_ni3"),
-             ("ratio", "DOUBLE", "", "intensity ratio"),
-             ("numerator_intensity", "DOUBLE", "a.u.", "baseline-corrected Eg (475 cm-1) or 854.4 eV intensity"),
-             ("denominator_intensity", "DOUBLE", "a.u.", "baseline-corrected A1g (555 cm-1) or 852.0 eV intensity")),
-)
 TABLES = TABLES + (DERIVE_RUNS,) + tuple(history for history, _ in DERIVED)
 VIEWS = VIEWS + tuple(view for _, view in DERIVED)
+
+
+# Proposals: done once a cell answering it (cells.proposal_id) is in the lake, else the latest event, else proposed.
+_PROPOSALS_SQL = """
+SELECT p.*, CASE WHEN c.result_cell_id IS NOT NULL THEN 'done' ELSE coalesce(e.status, 'proposed') END AS status,
+       c.result_cell_id
+FROM proposal_records p
+LEFT JOIN (SELECT proposal_id, string_agg(cell_id, ',' ORDER BY cell_id) AS result_cell_id FROM cells
+           WHERE proposal_id IS NOT NULL GROUP BY proposal_id) c USING (proposal_id)
+LEFT JOIN (SELECT proposal_id, arg_max(status, lake_version) AS status FROM proposal_events
+           GROUP BY proposal_id) e USING (proposal_id)
+"""
+VIEWS = VIEWS + (Table("proposals", "view", "Every proposal with its current status: proposed -> accepted -> done "
+                       "(a cell with its proposal_id was ingested) or rejected.",
+                       next(t for t in TABLES if t.name == "proposal_records").columns + _cols(
+                           ("status", "VARCHAR", "", "proposed, accepted, done or rejected"),
+                           ("result_cell_id", "VARCHAR", "", "the cell(s) that answered the proposal")),
+                       sql=_PROPOSALS_SQL),)
 
 ALL: tuple[Table, ...] = TABLES + VIEWS
 
