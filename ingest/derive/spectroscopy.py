@@ -11,9 +11,7 @@ Method (METHOD_VERSION spectro-1):
 """
 from __future__ import annotations
 
-import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -30,28 +28,6 @@ TABLES = ("spectroscopy_ratios_history",)
 MIN_POINTS = 20
 RAMAN_WINDOW, EG_CM1, A1G_CM1 = (380.0, 680.0), 475.0, 555.0
 STXM_PRE_EDGE, NI3_EV, NI4_EV, STXM_HALF_EV = (845.0, 850.0), 852.0, 854.4, 0.1
-
-
-def read_two_column(path: Path, technique: str) -> pa.Table:
-    """A two-column text spectrum (x, intensity; comma, tab, semicolon or space separated; header lines skipped)
-    as spectra_points rows (spectrum_id and cell_id are set by the caller)."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    xs, ys = [], []
-    for n, line in enumerate(text.splitlines(), start=1):
-        fields = re.split(r"[,;\t ]+", line.strip())
-        try:
-            x, y = float(fields[0]), float(fields[1])
-        except (ValueError, IndexError):
-            if xs:
-                raise InputError("not a number in a two-column spectrum.", file=str(path), row=n,
-                                 expected="x, intensity", found=line[:60]) from None
-            continue                                   # header lines before the data
-        xs.append(x)
-        ys.append(y)
-    unit = "eV" if technique.lower() == "stxm" else "cm-1"
-    return pa.table({"technique": [technique.lower()] * len(xs), "x": pa.array(xs, pa.float64()),
-                     "x_unit": [unit] * len(xs), "intensity": pa.array(ys, pa.float64())})
 
 
 def _window(x, y, lo, hi, what):

@@ -73,9 +73,17 @@ def detect(path: Path) -> Format:
     suffix = "".join(path.suffixes[-2:]).lower() if len(path.suffixes) > 1 else path.suffix.lower()
     ordered = sorted(known, key=lambda f: not any(path.name.lower().endswith(s) for s in f.suffixes))
     for fmt in ordered:
-        if fmt.sniff(head, path):
+        if _claims(fmt, head, path):
             return fmt
     names = ", ".join(f.name for f in known)
     raise UnknownFormatError(
         f"no reader recognises this file (suffix '{suffix or 'none'}', first bytes {head[:8]!r}). "
         f"Known formats: {names}; see `cathode formats`.", file=str(path))
+
+
+def _claims(fmt: Format, head: bytes, path: Path) -> bool:
+    """A sniffer that fails on odd bytes simply does not claim the file."""
+    try:
+        return bool(fmt.sniff(head, path))
+    except Exception:
+        return False

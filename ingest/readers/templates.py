@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
 
 from ingest.readers import Reading, register
 from lake.errors import InputError
@@ -38,14 +37,19 @@ def template_header(kind: str) -> str:
     return ",".join(columns)
 
 
-def _header(head: bytes) -> set[str]:
+def header_names(head: bytes) -> list[str]:
+    """The comma-separated names on a text file's first line; [] for binary or empty content."""
     if b"\x00" in head:
-        return set()
+        return []
     try:
-        first = head.decode("utf-8-sig").splitlines()[0] if head else ""
-    except (UnicodeDecodeError, IndexError):
-        return set()
-    return {name.strip() for name in first.split(",")}
+        lines = head.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        return []
+    return [name.strip() for name in lines[0].split(",")] if lines else []
+
+
+def _header(head: bytes) -> set[str]:
+    return set(header_names(head))
 
 
 def _is_cells(head: bytes, path: Path) -> bool:

@@ -53,18 +53,21 @@ def test_short_or_off_range_spectra_are_refused():
         spectro.stxm_ni4_ni3(e[::40], y[::40])
 
 
-def test_two_column_file(tmp_path):
+def test_two_column_file(lake, tmp_path):
     x, y = raman(0.8)
     path = tmp_path / "spot1.csv"
     path.write_text("Raman shift (cm-1),Intensity\n" + "".join(f"{a},{b}\n" for a, b in zip(x, y)))
-    table = spectro.read_two_column(path, "Raman")
+    (outcome,) = ingest(lake, [path], cell_id="A1", progress=False)
+    assert outcome.status == "ingested" and outcome.format == "spectrum_csv"
+    table = store.query(lake, "SELECT * FROM spectra_points ORDER BY x")
     assert table.num_rows == x.size and table["x_unit"][0].as_py() == "cm-1"
+    assert table["technique"][0].as_py() == "raman"
     assert spectro.raman_eg_a1g(table["x"].to_numpy(), table["intensity"].to_numpy())["ratio"] == \
         pytest.approx(0.8, rel=0.02)
     bad = tmp_path / "bad.csv"
-    bad.write_text("x,y\n1,2\n3,oops\n")
-    with pytest.raises(InputError, match="row 3"):
-        spectro.read_two_column(bad, "raman")
+    bad.write_text("energy_eV,intensity\n852.0,2\n854.4,oops\n")
+    (outcome,) = ingest(lake, [bad], cell_id="A1", progress=False)
+    assert outcome.status == "rejected" and "row 3" in outcome.reason and "oops" in outcome.reason
 
 
 def test_derive_ratios_in_the_lake(lake, tmp_path):
