@@ -99,7 +99,7 @@ def app_command(root: Path, *, port: int | None = None, host: str | None = None,
     if host:
         cmd += ["--server.address", host]
     if headless:
-        cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
     return cmd + ["--", "--lake", str(Path(root).resolve())]
 
 

@@ -1,0 +1,242 @@
+"""Computations and Altair charts for the pages: plain functions of DataFrames, no Streamlit, testable alone."""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+PLATEAU_BAND_V = (3.7, 3.9)     # seed: the extra first-charge dQ/dV peak of poorly contacted cells sits near 3.8 V
+PROCESS_COLORS = alt.Scale(domain=["cold_calendered", "hot_calendered", "in_situ_polymerized"],
+                           range=["#d62728", "#ff7f0e", "#1f77b4"])
+
+
+def dqdv(ts: pd.DataFrame, mass_mg: dict[str, float] | None = None, step_v: float = 0.01,
+         window: int = 5) -> pd.DataFrame:
+    """dQ/dV on a fixed voltage grid per (cell, cycle, direction) from BDF time-series rows.
+
+    ``ts`` needs cell_id, cycle_count, test_time_second, voltage_volt, current_ampere, charging_capacity_ah,
+    discharging_capacity_ah. Capacity is specific (mAh/g) when the cell's active mass is known, else mAh. The curve is
+    the gradient of capacity interpolated on the grid, smoothed by a centred moving average of ``window`` points.
+    """
+    out = []
+    cols = ["cell_id", "cycle_count", "direction", "voltage_v", "dqdv", "unit"]
+    if ts.empty:
+        return pd.DataFrame(columns=cols)
+    ts = ts.sort_values(["cell_id", "test_time_second"])
+    ts = ts.assign(direction=np.where(ts["current_ampere"] > 0, "charge",
+                                      np.where(ts["current_ampere"] < 0, "discharge", "rest")))
+    for (cell, cycle, direction), g in ts[ts["direction"] != "rest"].groupby(
+            ["cell_id", "cycle_count", "direction"], sort=True):
+        column = "charging_capacity_ah" if direction == "charge" else "discharging_capacity_ah"
+        q = g[column].to_numpy(float) * 1000.0                     # mAh
+        v = g["voltage_volt"].to_numpy(float)
+        ok = np.isfinite(q) & np.isfinite(v)
+        q, v = q[ok], v[ok]
+        if len(v) < 4 or np.ptp(v) < 3 * step_v:
+            continue
+        mass = (mass_mg or {}).get(cell)
+        unit = "mAh/g/V" if mass and mass > 0 else "mAh/V"
+        if mass and mass > 0:
+            q = q / (mass / 1000.0)
+        order = np.argsort(v, kind="stable")
+        v_sorted, q_sorted = v[order], np.maximum.accumulate(q[order]) if direction == "charge" else q[order]
+        grid = np.arange(np.ceil(v_sorted[0] / step_v) * step_v, v_sorted[-1], step_v)
+        if len(grid) < 3:
+            continue
+        v_unique, idx = np.unique(v_sorted, return_index=True)
+        q_grid = np.interp(grid, v_unique, q_sorted[idx])
+        d = np.abs(np.gradient(q_grid, grid))
+        if window > 1:
+            d = np.convolve(d, np.ones(window) / window, mode="same")
+        out.append(pd.DataFrame({"cell_id": cell, "cycle_count": int(cycle), "direction": direction,
+                                 "voltage_v": np.round(grid, 4), "dqdv": d, "unit": unit}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+
+
+def band_layer(band: tuple[float, float] = PLATEAU_BAND_V, axis: str = "x") -> alt.Chart:
+    """A shaded band (the 3.8 V plateau window) with its label."""
+    frame = pd.DataFrame({"lo": [band[0]], "hi": [band[1]], "label": ["3.8 V band (PEO oxidation)"]})
+    enc = {"x": "lo:Q", "x2": "hi:Q"} if axis == "x" else {"y": "lo:Q", "y2": "hi:Q"}
+    rect = alt.Chart(frame).mark_rect(opacity=0.15, color="#d62728").encode(**enc, tooltip=["label:N"])
+    text = alt.Chart(frame).mark_text(align="left", dx=3, dy=8, color="#d62728", baseline="top").encode(
+        **({"x": "lo:Q", "y": alt.value(0)} if axis == "x" else {"y": "hi:Q", "x": alt.value(0)}), text="label:N")
+    return rect + text
+
+
+def dqdv_chart(curves: pd.DataFrame) -> alt.LayerChart:
+    unit = curves["unit"].iloc[0] if len(curves) else "mAh/g/V"
+    lines = alt.Chart(curves).mark_line(strokeWidth=1.5).encode(
+        x=alt.X("voltage_v:Q", title="voltage (V)", scale=alt.Scale(zero=False)),
+        y=alt.Y("dqdv:Q", title=f"dQ/dV ({unit})"),
+        color=alt.Color("cell_id:N", title="cell"),
+        strokeDash=alt.StrokeDash("direction:N", title="direction"),
+        detail="cycle_count:N",
+        tooltip=["cell_id", "cycle_count", "direction", alt.Tooltip("voltage_v", format=".3f"),
+                 alt.Tooltip("dqdv", format=".1f")])
+    return (band_layer() + lines).properties(height=320)
+
+
+def cycle_chart(rows: pd.DataFrame, y: str, title: str, fmt: str = ".3g") -> alt.Chart:
+    """A per-cycle quantity versus cycle number, one line per cell."""
+    return alt.Chart(rows).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
+        x=alt.X("cycle_index:Q", title="cycle"),
+        y=alt.Y(f"{y}:Q", title=title, scale=alt.Scale(zero=False)),
+        color=alt.Color("cell_id:N", title="cell"),
+        tooltip=["cell_id", "cycle_index", alt.Tooltip(y, format=fmt)]).properties(height=320)
+
+
+def voltage_chart(curves: pd.DataFrame, x_title: str) -> alt.Chart:
+    return alt.Chart(curves).mark_line(strokeWidth=1.5).encode(
+        x=alt.X("capacity:Q", title=x_title),
+        y=alt.Y("voltage_volt:Q", title="voltage (V)", scale=alt.Scale(zero=False)),
+        color=alt.Color("cell_id:N", title="cell"),
+        strokeDash=alt.StrokeDash("direction:N", title="direction"),
+        detail="cycle_count:N", order="test_time_second:Q",
+        tooltip=["cell_id", "cycle_count", "direction", alt.Tooltip("voltage_volt", format=".3f")]
+    ).properties(height=320)
+
+
+def nyquist_chart(points: pd.DataFrame, fitted: pd.DataFrame | None = None) -> alt.LayerChart:
+    """-Z'' versus Z' with equal axis scales; the fitted circuit as a line where there is one."""
+    lo = float(min(points["z_real_ohm"].min(), 0.0))
+    hi = float(max(points["z_real_ohm"].max(), (-points["z_imag_ohm"]).max()))
+    scale = alt.Scale(domain=[lo, hi * 1.05])
+    base = alt.Chart(points.assign(minus_z_imag_ohm=-points["z_imag_ohm"])).mark_circle(size=28).encode(
+        x=alt.X("z_real_ohm:Q", title="Z' (ohm)", scale=scale),
+        y=alt.Y("minus_z_imag_ohm:Q", title="-Z'' (ohm)", scale=scale),
+        color=alt.Color("spectrum:N", title="spectrum"),
+        tooltip=["spectrum", alt.Tooltip("frequency_hz", format=".3g"), alt.Tooltip("z_real_ohm", format=".4g"),
+                 alt.Tooltip("minus_z_imag_ohm", format=".4g")])
+    layers = [base]
+    if fitted is not None and len(fitted):
+        layers.append(alt.Chart(fitted.assign(minus_z_imag_ohm=-fitted["z_imag_ohm"])).mark_line().encode(
+            x="z_real_ohm:Q", y="minus_z_imag_ohm:Q", color="spectrum:N", order="order:Q",
+            strokeDash=alt.value([4, 2])))
+    return alt.layer(*layers).properties(height=380)
+
+
+ELEMENTS = {  # impedance.py's element definitions: name -> (number of parameters, Z(params, omega))
+    "R": (1, lambda p, w: p[0] + 0 * w),
+    "C": (1, lambda p, w: 1.0 / (1j * w * p[0])),
+    "L": (1, lambda p, w: 1j * w * p[0]),
+    "CPE": (2, lambda p, w: 1.0 / (p[0] * (1j * w) ** p[1])),
+    "W": (1, lambda p, w: p[0] * (1 - 1j) / np.sqrt(w)),
+    "Wo": (2, lambda p, w: p[0] / np.tanh(np.sqrt(1j * w * p[1])) / np.sqrt(1j * w * p[1])),
+    "Ws": (2, lambda p, w: p[0] * np.tanh(np.sqrt(1j * w * p[1])) / np.sqrt(1j * w * p[1])),
+}
+
+
+def circuit_impedance(circuit: str, params: dict[str, float], frequencies: np.ndarray) -> np.ndarray:
+    """Z(f) of an impedance.py circuit string (series ``-``, parallel ``p(a,b)``; elements R, C, L, CPE, W, Wo, Ws)
+    with parameters named as impedance.py names them (``R0``, ``CPE1_0``, ``CPE1_1`` …). Evaluated here because
+    importing impedance.py takes seconds (it pulls in matplotlib); raises KeyError/ValueError on anything else."""
+    w = 2 * np.pi * np.asarray(frequencies, float)
+    text = circuit.replace(" ", "")
+    pos = 0
+
+    def series():
+        nonlocal pos
+        z = term()
+        while pos < len(text) and text[pos] == "-":
+            pos += 1
+            z = z + term()
+        return z
+
+    def term():
+        nonlocal pos
+        if text.startswith("p(", pos):
+            pos += 2
+            inverse = 1.0 / series()
+            while text[pos] == ",":
+                pos += 1
+                inverse = inverse + 1.0 / series()
+            if text[pos] != ")":
+                raise ValueError(f"expected ')' at {pos} in {circuit!r}")
+            pos += 1
+            return 1.0 / inverse
+        start = pos
+        while pos < len(text) and (text[pos].isalnum() or text[pos] == "_"):
+            pos += 1
+        name = text[start:pos]
+        kind = name.rstrip("0123456789_")
+        if kind not in ELEMENTS:
+            raise KeyError(f"element {name!r} of {circuit!r}")
+        n, impedance = ELEMENTS[kind]
+        values = [params[name]] if n == 1 else [params[f"{name}_{i}"] for i in range(n)]
+        return impedance(values, w)
+
+    z = series()
+    if pos != len(text):
+        raise ValueError(f"unexpected {text[pos:]!r} in {circuit!r}")
+    return np.asarray(z, complex)
+
+
+def fitted_curve(circuit: str, params: dict[str, float], frequencies: np.ndarray) -> pd.DataFrame | None:
+    """The fitted circuit's impedance at ``frequencies``, or None when the circuit or parameters don't match."""
+    try:
+        with np.errstate(all="ignore"):
+            z = circuit_impedance(circuit, params, frequencies)
+    except (KeyError, ValueError, IndexError, TypeError):
+        return None
+    if not np.all(np.isfinite(z)):
+        return None
+    return pd.DataFrame({"frequency_hz": frequencies, "z_real_ohm": z.real, "z_imag_ohm": z.imag,
+                         "order": np.arange(len(z))})
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True for points no other point beats on both x and y (both maximised)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    mask = np.ones(len(x), bool)
+    for i in range(len(x)):
+        mask[i] = not np.any((x >= x[i]) & (y >= y[i]) & ((x > x[i]) | (y > y[i])))
+    return mask
+
+
+def loading_life_chart(points: pd.DataFrame) -> alt.Chart:
+    """Loading versus cycle life, this lab's cells beside published ones (like the seed's Fig. S18)."""
+    shapes = {"published": "diamond", "this lab": "circle"}
+    present = [o for o in shapes if o in set(points["origin"])]
+    return alt.Chart(points[points["cycles"] > 0]).mark_point(filled=True, opacity=0.8).encode(
+        x=alt.X("loading_mg_cm2:Q", title="NCM loading (mg/cm²)"),
+        y=alt.Y("cycles:Q", title="cycles (to 80 % for lab cells; as reported for published)",
+                scale=alt.Scale(type="log")),
+        size=alt.condition("datum.origin == 'published'", alt.value(260), alt.value(70)),
+        color=alt.Color("process:N", scale=PROCESS_COLORS, title="process"),
+        shape=alt.Shape("origin:N", title="origin", scale=alt.Scale(domain=present,
+                                                                    range=[shapes[o] for o in present])),
+        tooltip=["cell_id", "origin", "process", "loading_mg_cm2", "cycles", "detail"]).properties(height=420)
+
+
+def parity_chart(rows: pd.DataFrame, target: str) -> alt.LayerChart:
+    """Predicted versus measured with the 90 % interval as a rule, and the y = x line; censored cells (lower
+    bounds) drawn open."""
+    values = rows[[c for c in ("y_true", "y_pred", "y_lo", "y_hi") if c in rows.columns]].to_numpy(float)
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = 0.05 * (hi - lo or 1.0)
+    scale = alt.Scale(domain=[lo - pad, hi + pad], zero=False)
+    line = alt.Chart(pd.DataFrame({"a": [lo, hi], "b": [lo, hi]})).mark_line(color="gray", strokeDash=[4, 4]).encode(
+        x=alt.X("a:Q", scale=scale), y=alt.Y("b:Q", scale=scale))
+    layers = [line]
+    if {"y_lo", "y_hi"} <= set(rows.columns):
+        layers.append(alt.Chart(rows).mark_rule(opacity=0.4).encode(x="y_true:Q", y="y_lo:Q", y2="y_hi:Q"))
+    censored = "censored" in rows.columns
+    points = alt.Chart(rows.assign(measured=np.where(rows["censored"], "censored (lower bound)", "measured"))
+                       if censored else rows).mark_point(size=45, filled=not censored)
+    encoding = {"x": alt.X("y_true:Q", title=f"measured {target}", scale=scale),
+                "y": alt.Y("y_pred:Q", title=f"predicted {target}", scale=scale),
+                "tooltip": [c for c in rows.columns if c in ("cell_id", "y_true", "y_pred", "y_lo", "y_hi")]}
+    if censored:
+        encoding["fill"] = alt.Fill("measured:N", scale=alt.Scale(domain=["measured", "censored (lower bound)"],
+                                                                  range=["#1f77b4", "white"]), title=None)
+    layers.append(points.encode(**encoding))
+    return alt.layer(*layers).properties(height=380)
+
+
+def label_image(slice2d: np.ndarray, labels: dict[str, int]) -> np.ndarray:
+    """An RGB image of one label slice: pore dark, NCM grey-blue, binder orange."""
+    colors = {"pore": (20, 20, 30), "ncm": (90, 130, 200), "binder": (240, 160, 40)}
+    rgb = np.zeros(slice2d.shape + (3,), np.uint8)
+    for name, value in labels.items():
+        rgb[slice2d == value] = colors.get(name, (255, 0, 255))
+    return rgb

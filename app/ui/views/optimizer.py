@@ -1,0 +1,102 @@
+"""Optimizer: the measured Pareto front, proposals with their status, accept or reject, run a new `propose`."""
+import altair as alt
+import streamlit as st
+
+from app.ui import charts, data, hooks
+
+root = data.require_lake()
+st.title("Optimizer")
+
+
+def optimizer_call(*names: str):
+    """The optimizer's function, looked up only when a button asks for it (importing Optuna takes seconds)."""
+    return hooks.find("optimizer.campaign", *names)
+
+
+life = data.frame("""SELECT l.cell_id, c.process, c.loading_mg_cm2, l.cycles_to_80, l.censored_80,
+    l.initial_areal_capacity_mah_cm2 FROM cell_life l JOIN cells c USING (cell_id)
+    WHERE l.initial_areal_capacity_mah_cm2 IS NOT NULL AND l.cycles_to_80 IS NOT NULL""")
+st.subheader("Pareto front: cycle life and areal capacity")
+if life.empty:
+    data.empty("cycled cells", "The front needs cells with cycles (ingest a cells.csv and cycles.csv).")
+else:
+    life["on_front"] = charts.pareto_mask(life["cycles_to_80"], life["initial_areal_capacity_mah_cm2"])
+    front = life[life["on_front"]].sort_values("initial_areal_capacity_mah_cm2")
+    points = alt.Chart(life).mark_point(filled=True, size=70).encode(
+        x=alt.X("initial_areal_capacity_mah_cm2:Q", title="initial areal capacity (mAh/cm²)"),
+        y=alt.Y("cycles_to_80:Q", title="cycles to 80 %", scale=alt.Scale(type="log")),
+        color=alt.Color("process:N", scale=charts.PROCESS_COLORS),
+        opacity=alt.condition("datum.on_front", alt.value(1.0), alt.value(0.35)),
+        tooltip=["cell_id", "process", "loading_mg_cm2", "cycles_to_80", "censored_80",
+                 alt.Tooltip("initial_areal_capacity_mah_cm2", format=".2f")])
+    line = alt.Chart(front).mark_line(color="black", strokeDash=[5, 3], interpolate="step-before").encode(
+        x="initial_areal_capacity_mah_cm2:Q", y="cycles_to_80:Q")
+    st.altair_chart((points + line).properties(height=360), width="stretch")
+    st.caption(f"{int(life['on_front'].sum())} of {len(life)} measured cells are on the front (no other cell has "
+               "both more cycles and more capacity). Censored cells are lower bounds.")
+
+st.subheader("Proposals")
+proposals = data.frame("""SELECT proposal_id, status, study_name, process, loading_mg_cm2, densification_frac,
+    eca_wt_frac, temperature_c, voltage_max_v, c_rate, objective, predicted_mean, predicted_lo, predicted_hi,
+    acquisition, model_id, result_cell_id, created_at, lake_version FROM proposals
+    ORDER BY created_at DESC, proposal_id""")
+if proposals.empty:
+    data.empty("proposals", "Run `cathode propose --n 4` or the button below: each proposal is a recipe with its "
+               "predicted interval, tracked from proposed to done.")
+else:
+    statuses = st.multiselect("status", sorted(proposals["status"].dropna().unique()), key="opt_status")
+    shown = proposals[proposals["status"].isin(statuses)] if statuses else proposals
+    st.dataframe(shown, hide_index=True, width="stretch")
+    ranged = shown.dropna(subset=["predicted_mean"])
+    if not ranged.empty:
+        st.altair_chart((alt.Chart(ranged).mark_rule().encode(
+            x=alt.X("proposal_id:N", title=None), y=alt.Y("predicted_lo:Q", title="predicted (90 % interval)"),
+            y2="predicted_hi:Q", color="status:N") + alt.Chart(ranged).mark_point(filled=True).encode(
+            x="proposal_id:N", y="predicted_mean:Q", color="status:N",
+            tooltip=["proposal_id", "objective", "predicted_mean", "predicted_lo", "predicted_hi"])
+        ).properties(height=260), width="stretch")
+    open_ids = list(proposals.loc[proposals["status"].isin(["proposed", "accepted"]), "proposal_id"])
+    if open_ids:
+        a, b, c = st.columns([2, 1, 1])
+        pid = a.selectbox("proposal", open_ids, key="opt_pick")
+        for col, status, label in ((b, "accepted", "Accept"), (c, "rejected", "Reject")):
+            if col.button(label, key=f"opt_{status}"):
+                set_status = optimizer_call("set_status", "update_status", "set_proposal_status")
+                if set_status is None:
+                    st.warning("Accepting or rejecting needs `optimizer.campaign.set_status`; this version "
+                               "does not have it yet.")
+                else:
+                    try:
+                        hooks.call(set_status, root=root, proposal_id=pid, status=status)
+                    except Exception as exc:  # the optimizer's own message, one line
+                        st.error(f"could not set {pid} to {status}: {exc}")
+                    else:
+                        data.refresh()
+                        st.session_state["opt_done"] = f"{pid} is now {status}."
+                        st.rerun()
+    if st.session_state.get("opt_done"):
+        st.success(st.session_state.pop("opt_done"))
+
+st.subheader("Run a new propose")
+with st.form("opt_propose"):
+    n = st.number_input("recipes in the batch", 1, 32, 4, key="opt_n")
+    objective = st.selectbox("objective", ["pareto (cycle life × areal capacity)", "cycle_life", "areal_capacity",
+                                           "delivered_capacity:300"], key="opt_objective")
+    submitted = st.form_submit_button("Propose")
+if submitted:
+    propose = optimizer_call("propose", "propose_batch")
+    if propose is None:
+        st.warning("The optimizer's `propose` is not in this version yet (optimizer/campaign.py). Nothing was run.")
+    else:
+        with st.spinner("proposing…"):
+            try:
+                hooks.call(propose, root=root, n=int(n), objective=None if objective.startswith("pareto")
+                           else objective)
+            except Exception as exc:  # the optimizer's own message, one line
+                st.error(f"propose failed: {exc}")
+            else:
+                data.refresh()
+                st.session_state["opt_proposed"] = f"Proposed {n} recipes (listed under Proposals)."
+                st.rerun()
+if st.session_state.get("opt_proposed"):
+    st.success(st.session_state.pop("opt_proposed"))

@@ -1,0 +1,215 @@
+"""The app's plain-function parts: the SQL console's safety rules, uploads, dQ/dV and circuits, `cathode app`."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.ui import charts, sql_console, uploads
+from lake import store
+from lake.errors import InputError
+from tests.conftest import CELLS_HEADER, GOOD_CELLS, write_csv
+
+ATTACKS = {   # statement -> words the refusal must contain
+    "select * from read_csv('/etc/passwd')": "read_csv() refused",
+    "select * from read_csv_auto('/etc/passwd')": "reads files",
+    "select * from read_text('/etc/passwd')": "reads files",
+    "select * from read_blob('/etc/passwd')": "reads files",
+    "select * from glob('/etc/*')": "glob() refused",
+    "select * from '/etc/passwd'": "file path used as a table",
+    "select * from \"/etc/passwd\"": "file path used as a table",
+    "select * from 'secrets.csv'": "file path used as a table",
+    "select * from cells where cell_id in (select x from read_parquet('x.parquet'))": "read_parquet() refused",
+    "select * from query('select 1')": "SQL hidden in a string",
+    "COPY cells TO '/tmp/out.csv'": "COPY refused",
+    "COPY (select 1) TO '/tmp/out.parquet'": "COPY refused",
+    "EXPORT DATABASE '/tmp/dump'": "EXPORT",
+    "ATTACH '/tmp/other.db' AS other": "ATTACH refused",
+    "DETACH lake": "DETACH",
+    "INSTALL httpfs": "INSTALL and LOAD",
+    "LOAD httpfs": "INSTALL and LOAD",
+    "SET enable_external_access = true": "SET refused",
+    "RESET lock_configuration": "SET refused",
+    "USE memory": "SET refused",
+    "PRAGMA database_list": "PRAGMA refused",
+    "CALL pragma_version()": "CALL refused",
+    "CHECKPOINT": "CALL refused",
+    "CREATE TABLE t AS SELECT 1": "read-only",
+    "INSERT INTO commits VALUES (99, now(), 'x', 'y')": "read-only",
+    "DELETE FROM cells": "read-only",
+    "DROP VIEW cells": "read-only",
+    "select 1; select 2": "one statement at a time",
+    "": "empty",
+    "selec 1": "cannot parse",
+}
+
+
+@pytest.fixture(scope="module")
+def small_lake(tmp_path_factory) -> Path:
+    from app.demo import build_demo
+    root = tmp_path_factory.mktemp("logic") / "lake"
+    build_demo(root, n_cells=3)
+    return root
+
+
+@pytest.mark.parametrize("sql,reason", ATTACKS.items(), ids=[q[:40] or "empty" for q in ATTACKS])
+def test_the_console_refuses_and_says_why(small_lake, sql, reason):
+    with pytest.raises(sql_console.Refused, match=None) as refused:
+        sql_console.run(small_lake, sql)
+    assert reason.lower() in str(refused.value).lower()
+    assert not Path("/tmp/out.csv").exists() and not Path("/tmp/other.db").exists()
+
+
+def test_the_console_runs_queries_over_every_kind_of_relation(small_lake):
+    assert sql_console.run(small_lake, "select count(*) as n from timeseries").table["n"][0].as_py() > 0
+    assert sql_console.run(small_lake, "FROM cell_life ORDER BY cycles_to_80 DESC LIMIT 2;").table.num_rows == 2
+    for sql in ("DESCRIBE cells", "SHOW TABLES", "SUMMARIZE cycles", "EXPLAIN SELECT * FROM cells",
+                "WITH x AS (SELECT 1 AS a) SELECT * FROM x", "VALUES (1), (2)"):
+        assert sql_console.run(small_lake, sql).table.num_rows >= 1, sql
+
+
+def test_row_cap_and_timeout(small_lake):
+    result = sql_console.run(small_lake, "select * from range(25000)", row_cap=1000)
+    assert result.truncated and result.table.num_rows == 1000
+    assert not sql_console.run(small_lake, "select * from range(10)", row_cap=1000).truncated
+    with pytest.raises(sql_console.Refused, match="time limit"):
+        sql_console.run(small_lake, "select count(*) from range(100000000000) t(x)", timeout_s=0.5)
+
+
+def test_the_sandbox_holds_even_without_the_checks(small_lake):
+    """Layer 2 alone: a statement the parser check would refuse still cannot touch files or settings."""
+    with sql_console.open_sandboxed(small_lake) as con:
+        assert con.sql("select count(*) from timeseries").fetchall()[0][0] > 0     # the lake's own Parquet
+        for sql in ("select * from read_csv('/etc/passwd')", "COPY cells TO '/tmp/out.csv'",
+                    "ATTACH '/tmp/other.db'", "LOAD httpfs"):
+            with pytest.raises(duckdb.PermissionException):
+                con.sql(sql).fetchall()
+        for sql in ("SET enable_external_access = true", "SET allowed_directories = ['/']"):
+            with pytest.raises(duckdb.Error, match="locked|Cannot change"):
+                con.execute(sql)
+        with pytest.raises(duckdb.Error, match="read-only"):
+            con.execute("CREATE TABLE lake.t(a INT)")
+
+
+def test_the_sandbox_does_not_leak_into_other_readers(small_lake):
+    """The app's other readers share DuckDB's per-file instance; the console's settings must not reach them."""
+    with store.connect(small_lake) as reader:
+        with sql_console.open_sandboxed(small_lake):
+            csv = small_lake / "demo_inputs" / "cells.csv"
+            assert reader.sql(f"select count(*) from read_csv('{csv}')").fetchall()[0][0] == 3
+        assert sql_console.run(small_lake, "select 1 as x").table.num_rows == 1
+
+
+def test_documentation_covers_the_schema():
+    docs = {d["name"]: d for d in sql_console.documentation()}
+    assert {"cells", "cycles", "timeseries", "sources", "cell_life"} <= set(docs)
+    assert any(c["column"] == "voltage_volt" and c["unit"] == "V" for c in docs["timeseries"]["columns"])
+
+
+@pytest.mark.parametrize("name,safe", [
+    ("cells.csv", "cells.csv"), ("../../etc/passwd", "passwd"), ("..\\..\\x.csv", "x.csv"),
+    (".bashrc", "bashrc"), ("VL-0003.bdf.csv", "VL-0003.bdf.csv"), ("my run (2).ndax", "my_run__2_.ndax"),
+    ("a..b.csv", "a.b.csv"), ("x" * 300 + ".csv", "x" * 116 + ".csv")])
+def test_upload_names_are_sanitised(name, safe):
+    assert uploads.safe_name(name) == safe
+
+
+@pytest.mark.parametrize("name", ["", "..", "/", "...."])
+def test_unusable_upload_names_are_refused(name):
+    with pytest.raises(InputError):
+        uploads.safe_name(name)
+
+
+def test_uploads_stay_inside_the_lake_and_respect_the_cap(lake):
+    paths = uploads.save(lake, [uploads.Upload("../../evil.csv", b"a,b\n1,2\n"), uploads.Upload("evil.csv", b"x")])
+    assert all(p.resolve().is_relative_to(lake.resolve() / "uploads") for p in paths)
+    assert [p.name for p in paths] == ["evil.csv", "_evil.csv"]
+    with pytest.raises(InputError, match="size cap"):
+        uploads.save(lake, [uploads.Upload("big.csv", b"x" * 2000)], max_mb=0.001)
+
+
+def test_an_upload_is_ingested_with_the_cli_s_messages(tmp_path, cli):
+    """Same file, one lake through `cathode ingest`, another through the Ingest page's path: the same lines."""
+    cells = write_csv(tmp_path / "cells.csv", CELLS_HEADER, GOOD_CELLS)
+    bad = write_csv(tmp_path / "bad.csv", CELLS_HEADER, [["X1", "in_situ_polymerized", -3, 0, 60, 4.2, 0.1, 1, 0]])
+    code, out, _ = cli("--lake", tmp_path / "cli_lake", "ingest", "--no-progress", cells, bad)
+    assert code == 1
+    app_lake = store.init(tmp_path / "app_lake")
+    outcomes = uploads.ingest_uploads(app_lake, [uploads.Upload(p.name, p.read_bytes()) for p in (cells, bad)])
+    lines = "\n".join(uploads.outcome_line(o) for o in outcomes)
+    summary = uploads.summary_line(outcomes, store.lake_version(app_lake))
+
+    def strip(text: str) -> list[str]:     # the same but for the folder the file was read from
+        return [" ".join(w if "/" not in w else Path(w).name for w in line.split()) for line in text.splitlines()]
+    assert strip(lines + "\n" + summary) == strip(out)
+    assert "loading_mg_cm2" in lines and "rejected" in lines
+    rejected = store.query(app_lake, "SELECT original_path FROM sources WHERE status = 'rejected'").to_pylist()
+    assert rejected[0]["original_path"].startswith(str((app_lake / "uploads").resolve()))
+
+
+def test_dqdv_finds_a_plateau_in_the_3_8_v_band():
+    """A charge with an extra 20 mAh plateau at 3.8 V: dQ/dV peaks inside the band; the discharge has none."""
+    v = np.linspace(3.0, 4.2, 600)
+    q = 100 * (v - 3.0) / 1.2 + 20 / (1 + np.exp(-(v - 3.8) / 0.01))        # mAh
+    charge = pd.DataFrame({"cell_id": "c", "cycle_count": 1, "test_time_second": np.arange(600.0),
+                           "voltage_volt": v, "current_ampere": 1e-3, "charging_capacity_ah": q / 1000,
+                           "discharging_capacity_ah": 0.0})
+    discharge = charge.assign(test_time_second=charge["test_time_second"] + 600, voltage_volt=v[::-1],
+                              current_ampere=-1e-3, charging_capacity_ah=0.0,
+                              discharging_capacity_ah=(100 * (4.2 - v[::-1]) / 1.2) / 1000)
+    curves = charts.dqdv(pd.concat([charge, discharge]), {"c": 1000.0})       # 1 g: mAh/g == mAh
+    peak = curves[curves["direction"] == "charge"].sort_values("dqdv").iloc[-1]
+    assert charts.PLATEAU_BAND_V[0] <= peak["voltage_v"] <= charts.PLATEAU_BAND_V[1]
+    flat = curves[curves["direction"] == "discharge"]["dqdv"].iloc[5:-5]
+    assert flat.between(100 / 1.2 * 0.9, 100 / 1.2 * 1.1).all() and peak["unit"] == "mAh/g/V"
+    assert charts.dqdv(charge.iloc[:0]).empty
+
+
+def test_circuits_match_impedance_py():
+    from impedance.models.circuits import CustomCircuit
+    f = np.logspace(5, -2, 25)
+    for circuit, values in [("R0-p(R1,CPE1)-p(R2,CPE2)-W1", [10, 100, 1e-5, 0.9, 50, 1e-3, 0.7, 30]),
+                            ("R0-p(R1-Wo1,C1)-L1", [5, 40, 100, 2, 1e-6, 1e-7]), ("p(R1,C1,Ws1)", [10, 1e-4, 3, 5])]:
+        model = CustomCircuit(circuit, initial_guess=values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = model.predict(f, use_initial=True)
+        names = model.get_param_names()[0]
+        assert np.allclose(charts.circuit_impedance(circuit, dict(zip(names, values)), f), expected, rtol=1e-12)
+    assert charts.fitted_curve("R0-X1", {"R0": 1.0}, f) is None          # unknown element: no curve, no crash
+    assert charts.fitted_curve("R0-R1", {"R0": 1.0}, f) is None          # missing parameter
+
+
+def test_particle_contacts_per_particle():
+    """Three NCM cubes: one in binder (contact 1), one in pore (0), one half in each (0.5 by faces)."""
+    from app.ui import volume
+    labels = {"pore": 0, "ncm": 85, "binder": 170}
+    vol = np.full((8, 8, 24), labels["pore"], np.uint8)
+    vol[:, :, :8] = labels["binder"]
+    vol[:, :4, 16:] = labels["binder"]
+    vol[3:5, 3:5, 3:5] = labels["ncm"]          # inside binder
+    vol[3:5, 3:5, 11:13] = labels["ncm"]        # inside pore
+    vol[3:5, 3:5, 19:21] = labels["ncm"]        # on the binder/pore boundary (y = 4)
+    fractions = sorted(volume.particle_contacts(vol, labels))
+    assert fractions == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_pareto_mask():
+    mask = charts.pareto_mask(np.array([1, 2, 3, 2, 1]), np.array([3, 2, 1, 1, 1]))
+    assert mask.tolist() == [True, True, True, False, False]
+
+
+def test_cathode_app_serves_the_ui(cli, tmp_path, monkeypatch):
+    import app.demo
+    calls = []
+    monkeypatch.setattr(app.demo.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    code, _, err = cli("--lake", tmp_path / "lake", "app", "--port", "8599")
+    assert code == 0, err
+    cmd = calls[0]
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).name == "main.py" and Path(cmd[4]).exists()
+    assert cmd[cmd.index("--server.port") + 1] == "8599"
+    assert cmd[-2:] == ["--lake", str((tmp_path / "lake").resolve())]
