@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     command("formats", cmd_formats, "list the file formats cathode-lake reads and the library behind each")
     p = command("demo", cmd_demo, "build the demo lake from the virtual lab, then start the app")
     p.add_argument("--no-app", action="store_true", help="stop after printing the summary")
+    p.add_argument("--port", type=int, help="port of the app (default: Streamlit's, 8501)")
     p.add_argument("--cells", type=int, default=40, help="virtual-lab cells in the campaign (default 40)")
     p.add_argument("--seed", type=int, default=7, help="virtual-lab seed (default 7)")
     for module in pkgutil.iter_modules(app.__path__):       # app/commands_*.py add the later stages' commands
@@ -205,7 +206,7 @@ def cmd_demo(args) -> int:
                          progress=sys.stderr.isatty() and not os.environ.get("CI"))
     print(summary)
     if not args.no_app:
-        return start_app(args.lake)
+        return start_app(args.lake, port=args.port)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ingest.derive.runner import derive_all
 from ingest.pipeline import ingest
 from lake import store
 from lake.errors import InputError
@@ -80,6 +81,7 @@ def build_demo(root: Path, *, n_cells: int = 40, seed: int = 7, progress: bool =
     rejected = [o for o in outcomes if o.status == "rejected"]
     if rejected:
         raise InputError(f"the demo's own file was rejected: {rejected[0].reason}")
+    derive_all(root, ("cycling", "dqdv"))           # the seed's quantities: retention features, 3.8 V plateau
     counts = store.query(root, """SELECT (SELECT count(*) FROM cells) AS cells, (SELECT count(*) FROM cycles) AS
         cycles, (SELECT count(*) FROM timeseries) AS ts, (SELECT count(*) FROM literature) AS lit""").to_pylist()[0]
     status = ", ".join(f"{sum(o.status == s for o in outcomes)} {s}" for s in ("ingested", "duplicate"))

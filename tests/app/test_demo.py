@@ -11,7 +11,7 @@ def test_demo_builds_a_lake_a_stock_client_can_read(cli, tmp_path):
     root = tmp_path / "demo"
     code, out, err = cli("--lake", root, "demo", "--no-app")
     assert code == 0, err
-    assert "cells: 44 (40 virtual-lab, 4 from the seed paper)" in out and "lake version: 1" in out
+    assert "cells: 44 (40 virtual-lab, 4 from the seed paper)" in out and "lake version: 2" in out
     code, out, _ = cli("--lake", root, "sql", "select count(*) from cells", "--format", "csv")
     assert int(out.splitlines()[1]) >= 44
     script = (f"import duckdb; con = duckdb.connect({str(root / 'lake.duckdb')!r}, read_only=True); "
@@ -29,6 +29,11 @@ def test_demo_builds_a_lake_a_stock_client_can_read(cli, tmp_path):
     areas = store.query(root, "SELECT min(active_area_frac) lo, max(active_area_frac) hi FROM cells "
                               "WHERE cell_id IN (SELECT DISTINCT cell_id FROM timeseries)").to_pylist()[0]
     assert areas["lo"] < 0.8 < areas["hi"]
+    # The demo derives the seed's quantities: the first-charge plateau shows only in poorly contacted cells.
+    flags = store.query(root, "SELECT f.first_charge_plateau AS plateau, c.active_area_frac AS area FROM "
+                              "first_charge f JOIN cells c USING (cell_id)").to_pylist()
+    assert len(flags) == 4
+    assert all(f["plateau"] == (f["area"] < 0.8) for f in flags), flags
 
 
 def test_demo_twice_gives_the_same_lake(cli, tmp_path):
@@ -36,5 +41,5 @@ def test_demo_twice_gives_the_same_lake(cli, tmp_path):
     cli("--lake", root, "demo", "--no-app", "--cells", "6")
     first = store.query(root, "SELECT * FROM cycles ORDER BY cell_id, cycle_index")
     code, out, _ = cli("--lake", root, "demo", "--no-app", "--cells", "6")
-    assert code == 0 and "0 ingested, 7 duplicate" in out and "lake version: 1" in out
+    assert code == 0 and "0 ingested, 7 duplicate" in out and "lake version: 2" in out
     assert store.query(root, "SELECT * FROM cycles ORDER BY cell_id, cycle_index").equals(first)
