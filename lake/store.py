@@ -115,7 +115,7 @@ def init(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / DATA).mkdir(exist_ok=True)
     with _lock(root):
-        con = duckdb.connect(str(catalog_path(root)))
+        con = _open(root, False, READ_RETRY_S)     # waits while a reader has the catalog open
         try:
             con.execute("BEGIN")
             for table in schema.TABLES:
@@ -133,7 +133,7 @@ def init(root: Path) -> Path:
 
 def _rebind(root: Path) -> None:
     with _lock(root):
-        con = duckdb.connect(str(catalog_path(root)))
+        con = _open(root, False, READ_RETRY_S)     # waits while a reader has the catalog open
         try:
             con.execute("BEGIN")
             _create_views(con, root)
@@ -249,7 +249,7 @@ class Writer:
         return rel
 
     def _apply(self) -> None:
-        con = duckdb.connect(str(catalog_path(self.root)))
+        con = _open(self.root, False, READ_RETRY_S)     # waits while a reader has it open
         try:
             con.execute("BEGIN")
             for i, (table, rows) in enumerate(self.inserts):
@@ -300,7 +300,7 @@ def record_rejections(root: Path, rows: list[dict]) -> None:
         return
     root = _require(root)
     with _lock(root):
-        con = duckdb.connect(str(catalog_path(root)))
+        con = _open(root, False, READ_RETRY_S)     # waits while a reader has the catalog open
         try:
             version = con.execute("SELECT coalesce(max(lake_version), 0) FROM commits").fetchall()[0][0]
             table = pa.Table.from_pylist([{**r, "lake_version": version} for r in rows])

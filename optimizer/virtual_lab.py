@@ -334,7 +334,8 @@ def timeseries(result: CellResult, n_cycles: int = 3, *, start_unix_s: float = 1
         v = np.where(q < 0.5 * q_ref, _ocv(q / q_ref, v_max) + ir,
                      _ocv(np.array(0.5), v_max) - 0.2 + 0.005 * rng.standard_normal(len(t)))
         emit(t, v, i_a, m, 1, "cc_charge", q)
-    arrays = {k: (np.concatenate(v) if k != "step_type" else sum(v, [])) if v else [] for k, v in cols.items()}
+    arrays = {k: (np.concatenate(v) if k != "step_type" else [s for part in v for s in part]) if v else []
+              for k, v in cols.items()}             # (not sum(v, []): quadratic in the number of steps)
     arrays["unix_time_second"] = start_unix_s + np.asarray(arrays["test_time_second"], dtype=float)
     return pa.table({k: pa.array(arrays[k], type=TIMESERIES_SCHEMA.field(k).type) for k in TIMESERIES_SCHEMA.names},
                     schema=TIMESERIES_SCHEMA)

@@ -24,7 +24,9 @@ def can_summarise(table: pa.Table) -> bool:
 
 def summarise_cycles(table: pa.Table) -> pa.Table:
     """One row per cycle with capacities (mAh), energies (Wh), mean voltages (V) and coulombic efficiency."""
-    col = {name: _values(table, name) for name in NEEDED if name in table.column_names}
+    # an all-null column (e.g. step_count read back from Parquet of a file that had none) counts as absent
+    col = {name: _values(table, name) for name in NEEDED
+           if name in table.column_names and table[name].null_count < table.num_rows}
     n = table.num_rows
     if n == 0:
         return pa.table({"cycle_index": pa.array([], pa.int64())})

@@ -163,3 +163,16 @@ def test_raw_vendor_columns_are_kept(lake, samples):
                            read_options=pacsv.ReadOptions(skip_rows=1),
                            parse_options=pacsv.ParseOptions(delimiter="\t"))
     assert len([c for c in columns if c.startswith("raw_")]) >= table.num_columns - 12
+
+
+def test_summaries_treat_all_null_columns_as_absent(samples):
+    import pyarrow as pa
+
+    from ingest.derive.cycle_summary import summarise_cycles
+    from ingest.readers import detect
+    path = samples / "neware_ndax" / "TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax"
+    table = detect(path).read(path).tables["timeseries"]
+    blank = table.set_column(table.column_names.index("step_count"), "step_count",
+                             pa.nulls(table.num_rows, pa.int64()))
+    assert summarise_cycles(blank).equals(summarise_cycles(table.drop_columns(["step_count"])))
+    assert summarise_cycles(blank)["discharge_capacity_mah"][1].as_py() == pytest.approx(4720.47, abs=0.01)
