@@ -328,6 +328,17 @@ def _is_bdf(head: bytes, path: Path) -> bool:
     return bool(lines) and _bdf_header(lines[0].split(","))
 
 
+def _read_bdf_csv(path: Path) -> pa.Table:
+    """BDF CSV through pyarrow's multi-threaded reader, the known columns typed up front (no inference pass)."""
+    import pyarrow.csv as pacsv
+    types = {}
+    for label, name in list(BDF_LABELS.items()) + [(n, n) for n in _BDF_NAMES]:
+        types[label] = (pa.int64() if name in INT_COLUMNS else pa.string() if name == "step_type"
+                        else pa.float64())
+    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding="utf8"),
+                          convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+
+
 @register("bdf", suffixes=(".bdf.csv", ".bdf.parquet", ".csv", ".parquet"), sniff=_is_bdf, library="polars/pyarrow",
           description="Battery Data Format, CSV or Parquet (machine names or preferred labels)")
 def read_bdf(path: Path, **options) -> Reading:
@@ -340,7 +351,7 @@ def read_bdf(path: Path, **options) -> Reading:
             import pyarrow.parquet as pq
             df = pl.from_arrow(pq.read_table(path))
         else:
-            df = read_csv(path)
+            df = pl.from_arrow(_read_bdf_csv(path))
         df = df.rename({c: BDF_LABELS.get(c.strip(), c.strip()) for c in df.columns})
         df = df.rename({c: f"raw_{snake(c)}" for c in df.columns if c not in _BDF_NAMES})
     library = "pyarrow" if is_parquet else "polars"
