@@ -1,0 +1,60 @@
+"""`cathode train` and `cathode predict`: thin wrappers over models.registry."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from app.cli import write_rows
+from models import registry
+from models.early import DEFAULT_N
+
+
+def add_commands(command) -> None:
+    p = command("train", cmd_train, "train surrogate models (GP and boosted trees, chosen by grouped CV, with "
+                "conformal 90 % intervals) on the lake's cells and register them")
+    p.add_argument("--target", action="append", metavar="NAME",
+                   help="cycles_to_80, cycles_to_70, initial_areal_capacity or retention_N (repeatable; default: "
+                        + " and ".join(registry.DEFAULT_TARGETS) + ")")
+    p.add_argument("--early", type=int, default=DEFAULT_N, metavar="N",
+                   help=f"also train the early-life model on the first N cycles (default {DEFAULT_N}; 0: no)")
+    p.add_argument("--estimator", choices=("gp", "gbt"), action="append", help="restrict the candidates")
+    p.add_argument("--no-physics", action="store_true", help="recipe and microstructure features only")
+    p = command("predict", cmd_predict, "predict a target for the recipes of a cells.csv-shaped file")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--target", default="cycles_to_80", help="target to predict (default cycles_to_80)")
+    p.add_argument("--level", type=float, default=0.9, help="prediction interval level (default 0.9)")
+    p.add_argument("--model", metavar="MODEL_ID", help="a registered model (default: the newest for the target)")
+    p.add_argument("--out", type=Path, metavar="OUT.csv", help="write the rows with predictions as CSV")
+
+
+def cmd_train(args) -> int:
+    rows = registry.train(args.lake, args.target or registry.DEFAULT_TARGETS, early_cycles=args.early or None,
+                          kinds=tuple(args.estimator or ("gp", "gbt")), physics=not args.no_physics)
+    for row in rows:
+        m = json.loads(row["metrics_json"])
+        unc = m.get("rmse_uncensored")
+        print(f"{row['model_id']}\n  target {row['target']} ({m['scale']}), estimator {row['estimator']}, "
+              f"{row['n_cells']} cells ({m['n_censored']} censored), lake version {row['trained_on_version']}\n"
+              f"  CV ({m['cv_scheme']}): RMSE {m['rmse']:.3f}"
+              + (f", uncensored {unc:.3f}" if unc is not None else "")
+              + f"; 90 % interval coverage {m['interval_coverage_90']:.2f}")
+        for kind, km in m.get("by_estimator", {}).items():
+            if len(m.get("by_estimator", {})) > 1:
+                print(f"    {kind:<4} RMSE {km['rmse']:.3f}")
+        for note in row.get("notes", []):
+            print(f"  note: {note}")
+
+
+def cmd_predict(args) -> int:
+    frame, row = registry.predict(args.lake, args.file, args.target, args.level, args.model)
+    flagged = registry.extrapolated(frame)
+    if args.out:
+        frame.write_csv(args.out)
+        print(f"{frame.height} rows with {args.target}_pred/_lo/_hi written to {args.out}")
+    else:
+        keep = [c for c in frame.columns if c in ("cell_id", "process")] + \
+            [f"{args.target}_pred", f"{args.target}_lo", f"{args.target}_hi", "extrapolation"]
+        write_rows(frame.select(keep).to_arrow(), "table", sys.stdout)
+    print(f"model {row['model_id']} (lake version {row['trained_on_version']}), {args.level:.0%} intervals; "
+          f"{flagged} rows outside the training domain (extrapolation = true)")

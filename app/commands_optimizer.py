@@ -1,0 +1,108 @@
+"""`cathode propose`, `cathode proposals [list|accept|reject]`, `cathode best`: thin wrappers over optimizer."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+
+from app.cli import write_rows
+from lake import store
+from optimizer import proposals, space as spaces
+from optimizer.objectives import NAMES
+
+
+def _space_args(p) -> None:
+    p.add_argument("--campaign", type=Path, metavar="FILE.toml",
+                   help="campaign file: [bounds] name = [lo, hi], [fix], [min], [max], processes = [...]")
+    p.add_argument("--fix", action="append", metavar="NAME=VALUE", help="fix a parameter, e.g. temperature_c=60")
+    p.add_argument("--min", action="append", dest="minimum", metavar="NAME=VALUE", help="raise a lower bound")
+    p.add_argument("--max", action="append", dest="maximum", metavar="NAME=VALUE", help="lower an upper bound")
+    p.add_argument("--bounds", action="append", metavar="NAME=LO:HI", help="set both bounds")
+    p.add_argument("--process", help="search only these processes (comma-separated)")
+
+
+def add_commands(command) -> None:
+    p = command("propose", cmd_propose, "propose the next batch of cathode recipes (Optuna campaign on the "
+                "surrogate) and record them as proposals")
+    p.add_argument("--n", type=int, help="recipes in the batch (default: the campaign file's n, else 4)")
+    p.add_argument("--objective", help=f"{', '.join(NAMES)} or a comma list (default: pareto = cycle_life and "
+                   "areal_capacity)")
+    _space_args(p)
+    p.add_argument("--replicates", type=int, default=0, help="also make again the top measured recipes (count)")
+    p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db (default: a journal "
+                   "file in the lake)")
+    p.add_argument("--study", help="Optuna study name (default: cathode-<objectives>)")
+    p.add_argument("--seed", type=int, help="random seed (default: fresh)")
+    p.add_argument("--out", type=Path, metavar="proposals.csv", help="write a cells.csv to fill in (with "
+                   "proposal_id) for the lab")
+    p = command("proposals", cmd_proposals, "list proposals, or accept / reject one")
+    p.add_argument("action", nargs="?", choices=("list", "accept", "reject"), default="list")
+    p.add_argument("proposal_id", nargs="?", metavar="ID")
+    p.add_argument("--note", help="why (recorded with the status change)")
+    p.add_argument("--status", help="list only proposals with this status")
+    p = command("best", cmd_best, "the measured recipe the model believes best (posterior mean, replicates "
+                "pooled), with its interval")
+    p.add_argument("--objective", help="objective (default: pareto; ranked by the first, cycle_life)")
+    p.add_argument("--top", type=int, default=1, help="how many recipes to show (default 1)")
+
+
+def cmd_propose(args) -> int:
+    space = spaces.build(args.fix, args.minimum, args.maximum, args.bounds,
+                         args.process.split(",") if args.process else None, args.campaign)
+    spec = spaces.campaign_file(args.campaign) if args.campaign else {}
+    batch = proposals.propose(args.lake, args.n if args.n is not None else spec.get("n", 4), args.objective or spec.get("objective"), space,
+                              storage=args.storage, study=args.study or spec.get("study"),
+                              replicates=args.replicates, seed=args.seed, out=args.out)
+    for note in batch.notes:
+        print(f"note: {note}")
+    _print_proposals(batch.rows)
+    print(f"{len(batch.rows)} proposals recorded (lake version {batch.lake_version}); space: {space.describe()}")
+    if args.out:
+        print(f"fill in {args.out} (porosity, active mass … as measured), run the cells, then "
+              f"`cathode ingest {args.out} cycles.csv`")
+
+
+def _print_proposals(rows: list[dict]) -> None:
+    table = []
+    for r in rows:
+        preds = json.loads(r["predictions_json"]) if r.get("predictions_json") else {}
+        pred = "; ".join(f"{k} {v['mean']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]" for k, v in preds.items())
+        table.append({"proposal_id": r["proposal_id"], "status": r.get("status", "proposed"), "kind": r["kind"],
+                      "process": r["process"], "loading_mg_cm2": r["loading_mg_cm2"],
+                      "densification_frac": r["densification_frac"], "eca_wt_frac": r["eca_wt_frac"],
+                      "temperature_c": r["temperature_c"], "voltage_max_v": r["voltage_max_v"],
+                      "c_rate": r["c_rate"], "predicted (90 % interval)": pred or "-",
+                      "result_cell_id": r.get("result_cell_id")})
+    if table:
+        write_rows(pa.Table.from_pylist(table), "table", sys.stdout)
+
+
+def cmd_proposals(args) -> int:
+    if args.action == "list":
+        rows = store.query(args.lake, "SELECT * FROM proposals ORDER BY lake_version, proposal_id").to_pylist()
+        rows = [r for r in rows if not args.status or r["status"] == args.status]
+        if not rows:
+            print("no proposals" + (f" with status {args.status}" if args.status else ""))
+        _print_proposals(rows)
+        return 0
+    if not args.proposal_id:
+        from lake.errors import InputError
+        raise InputError(f"`cathode proposals {args.action}` needs a proposal id.", column="proposal_id",
+                         expected="an id from `cathode proposals`", found="")
+    status = {"accept": "accepted", "reject": "rejected"}[args.action]
+    result = proposals.set_status(args.lake, args.proposal_id, status, args.note)
+    print(f"proposal {result['proposal_id']}: {result['was']} -> {result['status']}")
+
+
+def cmd_best(args) -> int:
+    rows, objectives = proposals.best(args.lake, args.objective, args.top)
+    obj = objectives[0]
+    for rank, row in enumerate(rows, start=1):
+        p = row["prediction"][obj.name]
+        recipe = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["recipe"].items())
+        measured = ", ".join(f"{m:.4g}" for m in row["measured"])
+        print(f"{rank}. {recipe}\n   {obj.name}: posterior mean {p['mean']:.4g} {obj.unit}, 90 % interval "
+              f"[{p['lo']:.4g}, {p['hi']:.4g}]; {row['replicates']} replicate(s) "
+              f"({', '.join(c for c in row['cells'] if c)}), measured {measured}")

@@ -1,0 +1,260 @@
+"""Train surrogate models from the lake, store them with their provenance, load them back, predict.
+
+A model is a row of `models` (target, estimator, features, CV metrics and interval coverage, library versions,
+the lake version it saw, training cells) plus a pickled estimator under `<lake>/artifacts/models/`. The file is
+written, fsynced and renamed before the one commit that registers it; if the commit fails the file is removed,
+so an unregistered file is never loaded. Pickles execute code when loaded: load only lakes you trust.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pickle
+import platform
+import uuid
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from lake import store
+from lake.errors import InputError, LakeError
+from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
+from models.features import MIN_CELLS, RECIPE, Target, cell_frame, check_recipe_columns, from_model_scale, \
+    target, target_values
+from models.surrogate import KINDS, Surrogate, select
+
+ARTIFACTS = Path("artifacts") / "models"
+DEFAULT_TARGETS = ("cycles_to_80", "initial_areal_capacity")
+LIBRARIES = ("cathode-lake", "numpy", "scipy", "scikit-learn", "polars", "duckdb", "optuna")
+
+
+@dataclass
+class Trained:
+    """One fitted model ready to register: the estimator and its `models` row."""
+    model: Surrogate
+    row: dict
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def fit_target(frame: pl.DataFrame, name: str, *, kinds=KINDS, physics: bool = True,
+               version: int = 0) -> Trained:
+    """Select and fit the best estimator for one target on a cell frame (recipe rows with a `batch` column)."""
+    tgt = target(name)
+    total = frame.height
+    complete = _complete_recipes(frame)
+    y, cens, usable = target_values(complete, tgt)
+    n = int(usable.sum())
+    if n < MIN_CELLS:
+        lacking = total - complete.height
+        why = ""
+        if lacking:
+            blank = [c for c in RECIPE if frame[c].null_count()]
+            why = f" ({lacking} lack a recipe value: {', '.join(blank)})"
+        raise InputError(f"too few cells to train '{name}': {n} of {total} cells have it{why}; at least "
+                         f"{MIN_CELLS} are needed.", column="target", expected=f">= {MIN_CELLS} cells", found=n)
+    frame = complete
+    groups = frame["batch"].to_numpy() if "batch" in frame.columns else None
+    model, by_kind = select(frame, tgt, groups, kinds=kinds, physics=physics)
+    return Trained(model, _row(model, name, model.kind, by_kind, version))
+
+
+def fit_early(frame: pl.DataFrame, cycles: pl.DataFrame, n_cycles: int = DEFAULT_N, *,
+              version: int = 0) -> Trained:
+    """The early-life model: log10 cycles-to-80 % from the recipe plus the first ``n_cycles`` cycles."""
+    tgt = target("cycles_to_80")
+    frame = _complete_recipes(frame).join(early_features(cycles, n_cycles), on="cell_id", how="inner")
+    frame = frame.filter(eligible(frame, n_cycles))
+    if frame.height < MIN_CELLS:
+        raise InputError(f"too few cells for the early-life model: {frame.height} cells reached cycle "
+                         f"{n_cycles} above 80 % retention; at least {MIN_CELLS} are needed.", column="cycles",
+                         expected=f">= {MIN_CELLS} cells", found=frame.height)
+    groups = frame["batch"].to_numpy() if "batch" in frame.columns else None
+    # recipe (no mechanism features) + the early-cycle features: with the dozen-odd eligible cells of a small lake
+    # the physics features overfit here, and the early features already carry the decomposition rate
+    model = Surrogate(kind="gp", physics=False, extra_features=EARLY_FEATURES).fit(frame, tgt, groups)
+    model.early_cycles_ = n_cycles
+    row = _row(model, "cycles_to_80", "early_life", {"gp": model.cv_metrics_}, version)
+    row["metrics_json"] = json.dumps({**json.loads(row["metrics_json"]), "early_cycles": n_cycles})
+    return Trained(model, row)
+
+
+def _complete_recipes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cells with every recipe value (literature cells without densification, say, cannot be featurised)."""
+    return frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
+
+
+def _row(model: Surrogate, name: str, estimator: str, by_kind: dict, version: int) -> dict:
+    metrics = {"selected": estimator, "cv_scheme": model.cv_scheme_, "scale": _scale(model.target_),
+               "by_estimator": by_kind, **model.cv_metrics_, "cv_predictions": _oof(model)}
+    return {"model_id": f"{name}-{estimator}-v{version}-{uuid.uuid4().hex[:6]}", "target": name,
+            "estimator": estimator, "features_json": json.dumps(model.feature_names_),
+            "metrics_json": json.dumps(metrics), "library_versions_json": json.dumps(library_versions()),
+            "trained_on_version": version, "n_cells": model.n_cells_,
+            "created_at": dt.datetime.now(dt.timezone.utc)}
+
+
+def _oof(model: Surrogate) -> list[dict]:
+    """Each training cell's out-of-fold prediction in the target's unit (the app's parity plot); a censored
+    cell's y_true is its lower bound (an upper bound for retention)."""
+    oof, tgt = model.oof_, model.target_
+    conv = (lambda v: float(from_model_scale(tgt, np.array([v]))[0]))
+    return [{"y_true": conv(y), "y_pred": conv(m), "censored": bool(c)}
+            for y, m, c in zip(oof["y"], oof["mean"], oof["censored"])]
+
+
+def _scale(tgt: Target) -> str:
+    return "log10(1 - retention)" if tgt.retention_cycle else "log10"
+
+
+# ---------------------------------------------------------------- the lake side
+
+def train(root: Path, targets=DEFAULT_TARGETS, *, early_cycles: int | None = DEFAULT_N, kinds=KINDS,
+          physics: bool = True) -> list[dict]:
+    """Train one model per target (and the early-life model) on the lake and register them in one commit."""
+    targets = list(dict.fromkeys(targets))
+    tgts = [target(t) for t in targets]
+    version = store.lake_version(root)
+    frame = cell_frame(root, tuple(t.retention_cycle for t in tgts if t.retention_cycle))
+    if frame.height == 0:
+        raise InputError("the lake has no cells to train on. Ingest a cells.csv and its cycles.csv first.",
+                         expected=f">= {MIN_CELLS} cells", found=0)
+    trained = [fit_target(frame, t, kinds=kinds, physics=physics, version=version) for t in targets]
+    notes = []
+    if early_cycles and "cycles_to_80" in targets:
+        try:
+            trained.append(fit_early(frame, cycles_frame(root), early_cycles, version=version))
+        except InputError as exc:
+            notes.append(f"early-life model skipped: {exc}")
+    rows = register(root, trained, command="train")
+    for note in notes:
+        rows[-1].setdefault("notes", []).append(note)
+    return rows
+
+
+def register(root: Path, trained: list[Trained], *, command: str = "train", writer=None) -> list[dict]:
+    """Write each artifact, then register every model in one commit (or in ``writer``'s commit when given)."""
+    root = Path(root).resolve()
+    written: list[Path] = []
+    try:
+        if writer is None:
+            with store.writer(root, command) as w:
+                _queue(root, w, trained, written)
+                w.summary = f"{len(trained)} models: " + ", ".join(t.row["model_id"] for t in trained)
+        else:
+            _queue(root, writer, trained, written)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return [dict(t.row) for t in trained]
+
+
+def _queue(root: Path, w, trained: list[Trained], written: list[Path]) -> None:
+    folder = root / ARTIFACTS
+    for t in trained:
+        path = folder / f"{t.row['model_id']}.pkl"
+        tmp = path.with_suffix(".tmp")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                pickle.dump(t.model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise LakeError(f"cannot write the model file {path} ({exc.strerror or exc}); nothing was "
+                            "committed. Check the lake folder's permissions and free space.") from exc
+        written.append(path)
+        t.row["artifact_path"] = str(path.relative_to(root))
+    w.insert("models", pa.Table.from_pylist([t.row for t in trained]))
+
+
+def latest(root: Path, target_name: str, estimator: str | None = None) -> dict | None:
+    """The newest registered model row for a target (the early-life model only when asked for)."""
+    cond = "estimator = ?" if estimator else "estimator <> 'early_life'"
+    params = [target_name] + ([estimator] if estimator else [])
+    rows = store.query(root, f"SELECT * FROM models WHERE target = ? AND {cond} "
+                             "ORDER BY trained_on_version DESC, created_at DESC LIMIT 1", params).to_pylist()
+    return rows[0] if rows else None
+
+
+def load(root: Path, row: dict) -> Surrogate:
+    path = Path(root) / row["artifact_path"]
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, AttributeError, ModuleNotFoundError) as exc:
+        raise LakeError(f"model {row['model_id']}: cannot load {path} ({exc}). Retrain with `cathode train`.") \
+            from exc
+
+
+def predict_frame(model: Surrogate, frame: pl.DataFrame, level: float = 0.9) -> pl.DataFrame:
+    """``frame`` plus `<target>_pred`, `_lo`, `_hi` (the target's unit), `extrapolation`, `microstructure_imputed`."""
+    if not 0 < level < 1:
+        raise InputError("the interval level must be between 0 and 1.", column="level", expected="e.g. 0.9",
+                         found=level)
+    name, tgt = model.target_.name, model.target_
+    numeric = frame.with_columns([pl.col(c).cast(pl.Float64, strict=False) for c in RECIPE[1:]])
+    out = model.predict(numeric, level)
+    pred, lo, hi = (from_model_scale(tgt, out[k]) for k in ("mean", "lo", "hi"))
+    if tgt.retention_cycle:                      # a larger loss is a smaller retention: swap the bounds
+        lo, hi = hi, lo
+    return frame.with_columns(pl.Series(f"{name}_pred", pred), pl.Series(f"{name}_lo", lo),
+                              pl.Series(f"{name}_hi", hi), pl.Series("extrapolation", out["extrapolation"]),
+                              pl.Series("microstructure_imputed", out["imputed"]))
+
+
+def read_recipes(path: Path) -> pl.DataFrame:
+    """A cells.csv-shaped file: every recipe column present, numbers where numbers belong."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file.", file=str(path))
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV file ({str(exc).splitlines()[0]}).", file=str(path)) from None
+    frame = frame.rename({c: c.strip() for c in frame.columns})
+    if frame.height == 0:
+        raise InputError("no data rows under the header.", file=str(path))
+    check_recipe_columns(frame, str(path))
+    for micro in ("porosity_frac", "active_area_frac"):
+        if micro in frame.columns:
+            frame = frame.with_columns(pl.col(micro).cast(pl.Float64, strict=False))
+    return frame
+
+
+def predict(root: Path, path: Path, target_name: str = "cycles_to_80", level: float = 0.9,
+            model_id: str | None = None) -> tuple[pl.DataFrame, dict]:
+    """Predict ``target_name`` for every row of a cells.csv-shaped file with the newest (or the given) model."""
+    target(target_name)
+    frame = read_recipes(path)
+    if model_id:
+        rows = store.query(root, "SELECT * FROM models WHERE model_id = ?", [model_id]).to_pylist()
+        if not rows:
+            raise InputError("no such model.", column="model_id", expected="a model_id from the models table",
+                             found=model_id)
+        row = rows[0]
+    else:
+        row = latest(root, target_name)
+        if row is None:
+            raise InputError(f"no model for '{target_name}' in the lake. Train one first: "
+                             f"`cathode train --target {target_name}`.", column="target", found=target_name)
+    return predict_frame(load(root, row), frame, level), row
+
+
+def extrapolated(frame: pl.DataFrame) -> int:
+    return int(np.sum(frame["extrapolation"].to_numpy()))

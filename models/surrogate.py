@@ -1,0 +1,233 @@
+"""Surrogate estimators: censoring-aware GP and gradient-boosted trees, with CV+ conformal intervals.
+
+Censoring: a censored cell (its test ended above the threshold) is a lower bound y >= c, never a failure at c.
+`CensoredRegressor` fits its base model, replaces each censored target by E[y | y > c] under the model's own
+predictive normal (the Buckley-James / EM step of a Tobit likelihood), refits, and repeats until the imputed
+values settle. For a GP the predictive is the exact leave-one-out one: otherwise a nearly noise-free GP would
+interpolate each censored cell's own imputed value and confirm any guess above its bound. A censored cell whose bound the model already clears barely moves; one it undershoots pulls the
+model up.
+
+Intervals: `Surrogate` wraps the selected estimator in CV+ (Barber et al. 2021): K fold models, each cell's
+out-of-fold score |y - mu_-k(x)| / sd_-k(x) (normalised by the GP's own predictive sd, so intervals widen where
+data are thin), and for a new x the interval from the fold models' predictions shifted by every score.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from scipy.stats import norm
+from sklearn.base import BaseEstimator, clone
+from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.model_selection import GroupKFold, KFold
+from threadpoolctl import threadpool_limits
+
+from models.features import Featurizer, Target, target_values
+from models.gp import MaternGP
+
+KINDS = ("gp", "gbt")
+MIN_UNCENSORED = 6
+
+
+def truncated_mean(mu: np.ndarray, sd: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """E[Y | Y > lower] for Y ~ N(mu, sd^2), computed stably in the tails."""
+    sd = np.maximum(sd, 1e-9)
+    alpha = (lower - mu) / sd
+    return mu + sd * np.exp(norm.logpdf(alpha) - norm.logsf(alpha))
+
+
+class GBTRegressor(BaseEstimator):
+    """Gradient-boosted trees; its sd is the training residual sd (a constant, floored)."""
+
+    def __init__(self, n_estimators: int = 150, learning_rate: float = 0.08, max_depth: int = 3,
+                 random_state: int = 0):
+        self.n_estimators, self.learning_rate = n_estimators, learning_rate
+        self.max_depth, self.random_state = max_depth, random_state
+
+    def fit(self, X, y):
+        self.gbt_ = GradientBoostingRegressor(n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+                                              max_depth=self.max_depth, subsample=0.8, min_samples_leaf=3,
+                                              random_state=self.random_state).fit(np.nan_to_num(X), y)
+        self.sd_ = max(float(np.std(y - self.gbt_.predict(np.nan_to_num(X)))), 0.05)
+        return self
+
+    def predict(self, X, return_std: bool = False):
+        mu = self.gbt_.predict(np.nan_to_num(X))
+        return (mu, np.full(len(mu), self.sd_)) if return_std else mu
+
+
+def base_estimator(kind: str, random_state: int = 0, theta0=None) -> BaseEstimator:
+    if kind == "gp":
+        return MaternGP(random_state=random_state, theta0=theta0)
+    return GBTRegressor(random_state=random_state)
+
+
+class CensoredRegressor(BaseEstimator):
+    """Fits ``estimator`` with lower-bound censored targets by iterated conditional-mean imputation."""
+
+    def __init__(self, estimator=None, n_iter: int = 4, tol: float = 0.01):
+        self.estimator, self.n_iter, self.tol = estimator, n_iter, tol
+
+    def fit(self, X, y, censored=None):
+        censored = np.zeros(len(y), bool) if censored is None else np.asarray(censored, bool)
+        y_work = np.asarray(y, float).copy()
+        self.estimator_ = clone(self.estimator).fit(X, y_work)
+        if censored.any() and hasattr(self.estimator_, "loo") and (~censored).sum() >= MIN_UNCENSORED:
+            # hyperparameters from the uncensored cells only, then held fixed: imputed values are the model's
+            # own means and carry no noise, so letting them tune the kernel would shrink the noise estimate
+            theta = clone(self.estimator).fit(X[~censored], y_work[~censored]).theta_
+            estimator = clone(self.estimator).set_params(theta0=theta, max_iter=0)
+            self.estimator_ = clone(estimator).fit(X, y_work)
+        else:
+            estimator = self.estimator
+        self.n_iter_ = 0
+        for _ in range(self.n_iter if censored.any() else 0):
+            if hasattr(self.estimator_, "loo"):      # a GP interpolates its own imputed value: use leave-one-out
+                mu, sd = (v[censored] for v in self.estimator_.loo())
+            else:
+                mu, sd = self.estimator_.predict(X[censored], return_std=True)
+            new = np.maximum(y[censored], truncated_mean(mu, sd, y[censored]))
+            change = np.max(np.abs(new - y_work[censored]))
+            y_work[censored] = new
+            self.estimator_ = clone(estimator).fit(X, y_work)
+            self.n_iter_ += 1
+            if change < self.tol:
+                break
+        self.y_imputed_ = y_work
+        return self
+
+    def predict(self, X, return_std: bool = False):
+        return self.estimator_.predict(X, return_std=return_std)
+
+
+def _folds(n: int, groups, n_folds: int, random_state: int) -> tuple[list, str]:
+    groups = np.asarray(groups) if groups is not None else None
+    k = min(n_folds, n)
+    if groups is not None and len(set(groups)) >= k:
+        return list(GroupKFold(n_splits=k).split(np.zeros(n), groups=groups)), f"GroupKFold({k}) by batch"
+    n_groups = len(set(groups)) if groups is not None else 0
+    why = (f"KFold({k}): only {n_groups} batch{'es' if n_groups != 1 else ''}, fewer than {k} folds"
+           if groups is not None else f"KFold({k})")
+    return list(KFold(k, shuffle=True, random_state=random_state).split(np.zeros(n))), why
+
+
+class Surrogate(BaseEstimator):
+    """Featurizer + CensoredRegressor of ``kind`` + CV+ conformal intervals, for one target.
+
+    ``n_folds=0`` with a GP: jackknife+ from the GP's exact leave-one-out (fast; what campaigns use)."""
+
+    def __init__(self, kind: str = "gp", physics: bool = True, n_folds: int = 5, extra_features: tuple = (),
+                 random_state: int = 0, theta0=None, measured: bool = True):
+        self.kind, self.physics, self.n_folds, self.measured = kind, physics, n_folds, measured
+        self.extra_features, self.random_state, self.theta0 = extra_features, random_state, theta0
+
+    def _x(self, frame: pl.DataFrame) -> np.ndarray:
+        x, _ = self.featurizer_.transform(frame)
+        if self.extra_features:
+            x = np.column_stack([x] + [frame[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+                                       for c in self.extra_features])
+        return x
+
+    def fit(self, frame: pl.DataFrame, tgt: Target, groups=None):
+        with threadpool_limits(1, "blas"):      # tiny matrices: BLAS threads only add contention
+            return self._fit(frame, tgt, groups)
+
+    def _fit(self, frame: pl.DataFrame, tgt: Target, groups=None):
+        y, cens, usable = target_values(frame, tgt)
+        frame, y, cens = frame.filter(pl.Series(usable)), y[usable], cens[usable]
+        groups = np.asarray(groups)[usable] if groups is not None else None
+        self.target_ = tgt
+        self.featurizer_ = Featurizer(physics=self.physics, measured=self.measured).fit(frame)
+        self.feature_names_ = self.featurizer_.feature_names_ + list(self.extra_features)
+        X = self._x(frame)
+        make = lambda: CensoredRegressor(base_estimator(self.kind, self.random_state, self.theta0))  # noqa: E731
+        self.model_ = make().fit(X, y, cens)
+        if self.n_folds == 0 and self.kind == "gp":      # jackknife+: exact GP leave-one-out, no refits
+            self.cv_scheme_ = "exact leave-one-out (GP, fixed hyperparameters)"
+            self.fold_models_, self.fold_of_ = [], None
+            oof_mu, oof_sd = self.model_.estimator_.loo()
+            y_fit = self.model_.y_imputed_
+        else:
+            folds, self.cv_scheme_ = _folds(len(y), groups, self.n_folds or 5, self.random_state)
+            self.fold_models_, self.fold_of_ = [], np.zeros(len(y), int)
+            oof_mu, oof_sd = np.zeros(len(y)), np.zeros(len(y))
+            for k, (train, test) in enumerate(folds):
+                m = make().fit(X[train], y[train], cens[train])
+                self.fold_models_.append(m)
+                self.fold_of_[test] = k
+                oof_mu[test], oof_sd[test] = m.predict(X[test], return_std=True)
+            y_fit = y
+        y_cal = np.where(cens, np.maximum(y_fit, truncated_mean(oof_mu, oof_sd, y)), y)
+        self.scores_ = np.abs(y_cal - oof_mu) / np.maximum(oof_sd, 1e-6)
+        self.n_cells_, self.n_censored_ = len(y), int(cens.sum())
+        self.cv_metrics_ = cv_metrics(y, cens, oof_mu)
+        self.cv_metrics_["interval_coverage_90"] = self._cv_coverage(y, cens, oof_mu, oof_sd)
+        self.oof_ = {"y": y, "censored": cens, "mean": oof_mu, "sd": oof_sd}
+        return self
+
+    def _cv_coverage(self, y, cens, mu, sd, level: float = 0.9) -> float | None:
+        """Leave-one-out check of the interval: each uncensored cell against the quantile of the others' scores
+        (censored cells count as covered when the upper bound clears their lower bound)."""
+        hits = []
+        for i in range(len(y)):
+            others = np.delete(self.scores_, i)
+            q = _upper(others, level)
+            lo, hi = mu[i] - q * sd[i], mu[i] + q * sd[i]
+            hits.append(hi >= y[i] if cens[i] else lo <= y[i] <= hi)
+        return float(np.mean(hits)) if hits else None
+
+    def predict(self, frame: pl.DataFrame, level: float = 0.9) -> dict[str, np.ndarray]:
+        """Model-scale mean, CV+ interval at ``level``, calibrated sd, and the extrapolation / imputed flags."""
+        with threadpool_limits(1, "blas"):
+            return self._predict(frame, level)
+
+    def _predict(self, frame: pl.DataFrame, level: float) -> dict[str, np.ndarray]:
+        X = self._x(frame)
+        mean = self.model_.predict(X)
+        if self.fold_models_:
+            fold_mu, fold_sd = zip(*(m.predict(X, return_std=True) for m in self.fold_models_))
+            mu_i = np.array(fold_mu)[self.fold_of_]      # (n_train, n_new): the fold model that left i out
+            sd_i = np.array(fold_sd)[self.fold_of_]
+        else:
+            mu_i, sd_i = self.model_.estimator_.loo(X)
+        spread = self.scores_[:, None] * np.maximum(sd_i, 1e-6)
+        alpha = 1.0 - level
+        lo = _lower(mu_i - spread, alpha)
+        hi = _upper(mu_i + spread, 1.0 - alpha)
+        _, gp_sd = self.model_.predict(X, return_std=True)
+        q90 = _upper(self.scores_, 0.9)
+        _, imputed = self.featurizer_.transform(frame)
+        return {"mean": mean, "lo": np.minimum(lo, mean), "hi": np.maximum(hi, mean),
+                "sd": gp_sd * q90 / norm.ppf(0.95), "extrapolation": self.featurizer_.extrapolation(frame),
+                "imputed": imputed}
+
+
+def _upper(values: np.ndarray, level: float) -> np.ndarray:
+    """The ceil(level (n + 1))-th smallest value along axis 0 (the largest when that exceeds n)."""
+    n = values.shape[0]
+    k = min(int(np.ceil(level * (n + 1))), n) - 1
+    return np.sort(values, axis=0)[max(k, 0)]
+
+
+def _lower(values: np.ndarray, alpha: float) -> np.ndarray:
+    n = values.shape[0]
+    k = max(int(np.floor(alpha * (n + 1))), 1) - 1
+    return np.sort(values, axis=0)[min(k, n - 1)]
+
+
+def cv_metrics(y: np.ndarray, cens: np.ndarray, mu: np.ndarray) -> dict:
+    """RMSE over uncensored cells; for censored cells only an undershoot of the bound counts (hinge)."""
+    err = np.where(cens, np.maximum(0.0, y - mu), y - mu)
+    unc = ~cens
+    return {"rmse": float(np.sqrt(np.mean(err ** 2))),
+            "rmse_uncensored": float(np.sqrt(np.mean(err[unc] ** 2))) if unc.any() else None,
+            "mae_uncensored": float(np.mean(np.abs(err[unc]))) if unc.any() else None,
+            "n": int(len(y)), "n_censored": int(cens.sum())}
+
+
+def select(frame: pl.DataFrame, tgt: Target, groups=None, kinds=KINDS, physics: bool = True,
+           random_state: int = 0) -> tuple[Surrogate, dict]:
+    """Fit every kind, keep the one with the lowest cross-validated RMSE; returns it and each kind's metrics."""
+    fitted = {k: Surrogate(kind=k, physics=physics, random_state=random_state).fit(frame, tgt, groups)
+              for k in kinds}
+    best = min(fitted, key=lambda k: fitted[k].cv_metrics_["rmse"])
+    return fitted[best], {k: m.cv_metrics_ for k, m in fitted.items()}

@@ -1,0 +1,259 @@
+"""Choosing the next batch: GP surrogates per target, Monte-Carlo expected improvement, kriging-believer batches.
+
+Half of a batch (at least one slot) exploits: the recipe with the best posterior mean, then — having believed it —
+the next best elsewhere; the other half explores by expected improvement. (On the virtual-lab benchmark, recommending
+among measured recipes, the exploit half cut the experiments needed to come within 5 % of the optimum; pure EI
+spent too much of a 24-cell budget away from the optimum.)
+For each slot of a batch: draw candidates (uniform over the space plus local moves around the best measured and
+best candidate recipes), score each by expected improvement of the objective over the best *posterior mean* among
+measured recipes (samples of every target's latent GP pushed through the objective, so composite objectives such
+as areal capacity x retention are handled exactly), refine around the top candidates, keep the best, then condition
+the GPs on it at its predicted mean (kriging believer, a constant-liar variant): the next slot sees that region as
+already explored and goes elsewhere, which makes the batch diverse. Recipes already pending (asked, not yet told,
+e.g. by another worker) are believed the same way first. Two or more objectives: each slot scalarises them with
+random Chebyshev weights (ParEGO), so a batch spreads along the Pareto front.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from threadpoolctl import threadpool_limits
+
+from models.features import RECIPE, target
+from models.surrogate import Surrogate
+from optimizer.objectives import Objective, targets_of
+from optimizer.space import Space
+
+MIN_OBSERVATIONS = 4        # below this a model is not worth asking: the batch is space-filling
+N_SAMPLES = 96
+MEASURED = False            # campaigns use recipe-imputed microstructure (a proposal has no measurement yet)
+PHYSICS = True
+EXPLOIT_RISK = 0.0          # greedy slots maximise mean - EXPLOIT_RISK * sd
+
+
+@dataclass
+class Suggestion:
+    params: dict
+    kind: str                                   # exploit | explore | replicate | space_filling
+    acquisition: float | None = None
+    predictions: dict = field(default_factory=dict)   # objective -> {"mean", "lo", "hi"}
+
+
+def recipe_frame(recipes: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame({c: [r[c] for r in recipes] for c in RECIPE},
+                        schema={c: (pl.String if c == "process" else pl.Float64) for c in RECIPE})
+
+
+def fit_surrogates(frame: pl.DataFrame, targets, previous: dict | None = None, seed: int = 0) -> dict:
+    """One GP surrogate per target (jackknife+ intervals), warm-started from ``previous`` hyperparameters."""
+    out = {}
+    for name in targets:
+        prev = (previous or {}).get(name)
+        theta0 = None
+        if prev is not None and getattr(prev, "kind", None) == "gp" and prev.physics == PHYSICS:
+            theta0 = prev.model_.estimator_.theta_      # MaternGP ignores it if the feature count changed
+        out[name] = Surrogate(kind="gp", n_folds=0, random_state=seed, theta0=theta0,
+                              measured=MEASURED, physics=PHYSICS).fit(frame, target(name))
+    return out
+
+
+class Posterior:
+    """Latent GP posteriors of the targets at candidate recipes, with kriging-believer conditioning."""
+
+    def __init__(self, surrogates: dict[str, Surrogate]):
+        self.surrogates = surrogates
+        self.gps = {t: s.model_.estimator_ for t, s in surrogates.items()}
+        self._key = {t: _featurizer_key(s) for t, s in surrogates.items()}
+
+    def features(self, frame: pl.DataFrame) -> dict[str, np.ndarray]:
+        """Each target's feature matrix, computed once per distinct featurizer (targets fitted on the same cells
+        share one)."""
+        cache, out = {}, {}
+        for t, s in self.surrogates.items():
+            if self._key[t] not in cache:
+                cache[self._key[t]] = s._x(frame)
+            out[t] = cache[self._key[t]]
+        return out
+
+    def latent(self, frame: pl.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {t: self.gps[t].predict(X, return_std=True, include_noise=False)
+                for t, X in self.features(frame).items()}
+
+    def samples(self, frame: pl.DataFrame, eps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {t: mu[None, :] + sd[None, :] * eps[t][:, None] for t, (mu, sd) in self.latent(frame).items()}
+
+    def believe(self, frame: pl.DataFrame) -> None:
+        for t, X in self.features(frame).items():
+            self.gps[t] = self.gps[t].condition(X, self.gps[t].predict(X))
+
+
+def _featurizer_key(s: Surrogate) -> bytes:
+    f = s.featurizer_
+    parts = [repr((f.feature_names_, f.physics, f.measured, s.extra_features)).encode()]
+    for pooled, per in (f.imputer_.models_[m] for m in f.imputer_.available_):
+        for model in [pooled, *per.values()]:
+            parts += [model.coef_.tobytes(), np.float64(model.intercept_).tobytes()]
+    return b"|".join(parts)
+
+
+def _values(objectives: list[Objective], draws: dict[str, np.ndarray]) -> np.ndarray:
+    """(n_objectives, n_samples, n_points) on each objective's search scale."""
+    return np.stack([o.search_scale(o.combine(draws)) for o in objectives])
+
+
+def _score(values: np.ndarray, weights: np.ndarray | None, ref: tuple[np.ndarray, np.ndarray] | None):
+    if weights is None:
+        return values[0]
+    lo, span = ref
+    g = (values - lo[:, None, None]) / span[:, None, None]
+    w = weights[:, None, None]
+    return np.min(w * g, axis=0) + 0.05 * np.sum(w * g, axis=0)
+
+
+def suggest(frame: pl.DataFrame, space: Space, objectives: list[Objective], n: int, *,
+            rng: np.random.Generator, pending: list[dict] = (), replicates: int = 0, greedy: int | None = None,
+            surrogates: dict | None = None, n_candidates: int = 1024) -> tuple[list[Suggestion], dict]:
+    """``n`` recipes to make next, given the measured cells in ``frame``; returns them and the surrogates used."""
+    observed = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
+    if surrogates is None:
+        if observed.height < MIN_OBSERVATIONS:
+            return [Suggestion(p, "space_filling") for p in space.latin_hypercube(n, rng)], {}
+        surrogates = fit_surrogates(observed, targets_of(objectives))
+    greedy = max(1, n // 2) if greedy is None else greedy
+    with threadpool_limits(1, "blas"):
+        return _batch(observed, space, objectives, n, rng, list(pending), replicates, greedy, surrogates,
+                      n_candidates), surrogates
+
+
+def _batch(observed, space, objectives, n, rng, pending, replicates, greedy, surrogates, n_candidates):
+    post = Posterior(surrogates)
+    eps = {t: rng.standard_normal(N_SAMPLES) for t in surrogates}
+    obs_vals = _values(objectives, post.samples(observed, eps)).mean(axis=1)      # (n_obj, n_obs)
+    ref = (obs_vals.min(axis=1), np.maximum(np.ptp(obs_vals, axis=1), 1e-6))
+    obs_recipes = [space.complete({c: observed[c][i] for c in RECIPE}) for i in range(observed.height)]
+    if pending:
+        post.believe(recipe_frame(pending))
+    out: list[Suggestion] = []
+    for rep in _replicates(obs_recipes, obs_vals, objectives, ref, replicates, space):
+        out.append(Suggestion(rep, "replicate"))
+        post.believe(recipe_frame([rep]))
+    chosen: list[dict] = []
+    while len(out) < n:
+        weights = rng.dirichlet(np.ones(len(objectives))) if len(objectives) > 1 else None
+        obs_score = _score(obs_vals[:, None, :], weights, ref)[0]
+        best_obs = obs_score.max() if obs_score.size else -np.inf
+        top = [obs_recipes[i] for i in np.argsort(-obs_score)[:5] if space.contains(obs_recipes[i])]
+        exploit = len(chosen) < greedy
+        crit = (lambda c: _mean_score(post, objectives, c, eps, weights, ref, EXPLOIT_RISK)) if exploit else \
+            (lambda c: _ei(post, objectives, c, eps, weights, ref, best_obs))
+        cands = pl.concat([space.random_frame(n_candidates, rng),
+                           _local(space, recipe_frame(top + chosen[-2:]), rng, 96, 0.08)])
+        acq = crit(cands)
+        refine = _local(space, cands[np.argsort(-acq)[:4]], rng, 48, 0.02)
+        cands, acq = pl.concat([cands, refine]), np.r_[acq, crit(refine)]
+        i = int(np.argmax(acq))
+        pick = space.complete(cands.row(i, named=True))
+        chosen.append(pick)
+        value = _ei(post, objectives, recipe_frame([pick]), eps, weights, ref, best_obs)[0] if exploit else acq[i]
+        out.append(Suggestion(pick, "exploit" if exploit else "explore", float(value)))
+        post.believe(recipe_frame([pick]))
+    preds = predict_objectives(surrogates, objectives, [s.params for s in out])
+    for s, p in zip(out, preds):
+        s.predictions = p
+    return out
+
+
+def _ei(post: Posterior, objectives, cands: pl.DataFrame, eps, weights, ref, best: float) -> np.ndarray:
+    scores = _score(_values(objectives, post.samples(cands, eps)), weights, ref)
+    return np.mean(np.maximum(scores - best, 0.0), axis=0)
+
+
+def _mean_score(post: Posterior, objectives, cands, eps, weights, ref, risk: float = 0.0) -> np.ndarray:
+    """Posterior mean of the (scalarised) objective, less ``risk`` posterior sds: the greedy slot's criterion."""
+    if isinstance(cands, list):
+        cands = recipe_frame(cands)
+    scores = _score(_values(objectives, post.samples(cands, eps)), weights, ref)
+    return scores.mean(axis=0) - risk * scores.std(axis=0) if risk else scores.mean(axis=0)
+
+
+def _local(space: Space, centres: pl.DataFrame, rng, per: int, sd: float) -> pl.DataFrame:
+    """Gaussian moves (sd in unit-cube coordinates) around each centre, same process."""
+    if centres.height == 0 or not space.free:
+        return centres.head(0)
+    u, procs = space.unit_of(centres)
+    moved = np.repeat(u, per, axis=0) + rng.normal(0, sd, (len(u) * per, u.shape[1]))
+    return space.frame_from_unit(np.clip(moved, 0, 1), np.repeat(procs, per))
+
+
+def _replicates(recipes, vals, objectives, ref, k: int, space: Space) -> list[dict]:
+    """The top-k measured recipes by posterior mean (equal weights), if they have fewer than 3 replicates."""
+    if k <= 0 or not recipes:
+        return []
+    weights = np.full(len(objectives), 1.0 / len(objectives)) if len(objectives) > 1 else None
+    order = np.argsort(-_score(vals[:, None, :], weights, ref)[0])
+    keys = [_key(r) for r in recipes]
+    out = []
+    for i in order:
+        if len(out) == k:
+            break
+        if keys.count(keys[i]) < 3 and space.contains(recipes[i]) and recipes[i] not in out:
+            out.append(recipes[i])
+    return out
+
+
+def _key(recipe: dict) -> tuple:
+    return tuple(recipe[c] if c == "process" else round(float(recipe[c]), 4) for c in RECIPE)
+
+
+def predict_objectives(surrogates: dict, objectives: list[Objective], recipes: list[dict],
+                       level: float = 0.9, seed: int = 0) -> list[dict]:
+    """Mean and ``level`` interval of each objective for a measured outcome at each recipe: conformal intervals
+    for one-target objectives, Monte-Carlo over calibrated predictive normals for composite ones."""
+    if not recipes or not surrogates:
+        return [{} for _ in recipes]
+    frame = recipe_frame(recipes)
+    rng = np.random.default_rng(seed)
+    pred = {t: s.predict(frame, level) for t, s in surrogates.items()}
+    out = [{} for _ in recipes]
+    for o in objectives:
+        if len(o.targets) == 1:
+            p = pred[o.targets[0]]
+            mean, lo, hi = (o.combine({o.targets[0]: p[k]}) for k in ("mean", "lo", "hi"))
+        else:
+            draws = {t: p["mean"][None, :] + p["sd"][None, :] * rng.standard_normal((2000, 1))
+                     for t, p in pred.items()}
+            vals = o.combine(draws)
+            mean = vals.mean(axis=0)
+            lo, hi = np.quantile(vals, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        for i in range(len(recipes)):
+            out[i][o.name] = {"mean": float(mean[i]), "lo": float(lo[i]), "hi": float(hi[i])}
+    return out
+
+
+def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]) -> list[dict]:
+    """Measured recipes ranked by the posterior mean of the (first) objective, replicates pooled; each with its
+    predicted interval, replicate count and measured values. Not the luckiest noisy cell: the model's belief.
+    The ranking uses the latent (noise-free) posterior — the recipe's typical value — while the interval is
+    for a new cell's measured outcome (noise included)."""
+    observed = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
+    if observed.height == 0 or not surrogates:
+        return []
+    recipes = [{c: observed[c][i] for c in RECIPE} for i in range(observed.height)]
+    keys = [_key(r) for r in recipes]
+    unique = list(dict.fromkeys(keys))
+    first = [keys.index(k) for k in unique]
+    preds = predict_objectives(surrogates, objectives, [recipes[i] for i in first])
+    obj = objectives[0]
+    eps = {t: np.random.default_rng(1).standard_normal(N_SAMPLES) for t in surrogates}
+    belief = _mean_score(Posterior(surrogates), [obj], [recipes[i] for i in first], eps, None, None)
+    measured, _ = obj.observed(observed)
+    ids = observed["cell_id"].to_list() if "cell_id" in observed.columns else [None] * observed.height
+    rows = []
+    for k, i, p, b in zip(unique, first, preds, belief):
+        members = [j for j, kk in enumerate(keys) if kk == k]
+        rows.append({"recipe": recipes[i], "prediction": p, "replicates": len(members), "belief": float(b),
+                     "cells": [ids[j] for j in members], "measured": [float(measured[j]) for j in members]})
+    rows.sort(key=lambda r: -r["belief"])
+    return rows

@@ -1,0 +1,132 @@
+"""Labs: functions `recipes -> outcomes` that drive a campaign. The virtual lab is one; a real lab's ingest is another.
+
+An outcome is a row of the models' cell frame (recipe, measured microstructure, life summary, `retention_N`),
+computed from the measured cycles with the same rules as the lake's `retention` and `cell_life` views, so a
+campaign cannot tell a simulated cell from an ingested one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from optimizer.virtual_lab import CellResult, Recipe, simulate
+
+Lab = Callable[[Sequence[dict]], pl.DataFrame]
+
+
+def life_row(res: CellResult, retention_cycles: Sequence[int] = ()) -> dict:
+    """The cell-frame row of one simulated cell, as the lake would summarise its cycles."""
+    r = res.recipe
+    n = res.last_cycle
+    dis = np.asarray(res.discharge_capacity_mah_g[:n], float)
+    row = {"process": r.process, "loading_mg_cm2": r.loading_mg_cm2, "densification_frac": r.densification_frac,
+           "eca_wt_frac": r.eca_wt_frac, "temperature_c": r.temperature_c, "voltage_max_v": r.voltage_max_v,
+           "c_rate": r.c_rate, "porosity_frac": res.measured_porosity_frac,
+           "active_area_frac": res.measured_active_area_frac, "cycles_tested": n}
+    if n == 0:
+        return {**row, "cycles_tested": None, **{f"retention_{c}": None for c in retention_cycles}}
+    best = dis[:3].max()
+    ret = dis / best if best > 0 else np.zeros(n)
+    for thr in (80, 70, 50):
+        below = np.flatnonzero(ret < thr / 100)
+        row[f"cycles_to_{thr}"] = int(below[0]) + 1 if below.size else n
+        row[f"censored_{thr}"] = not below.size
+    row["initial_areal_capacity_mah_cm2"] = best * r.loading_mg_cm2 / 1000
+    row["last_retention_frac"] = float(ret[-1])
+    for c in retention_cycles:
+        row[f"retention_{c}"] = float(ret[c - 1]) if c <= n else None
+    return row
+
+
+def cycles_rows(cell_id: str, res: CellResult) -> pl.DataFrame:
+    """Per-cycle retention and coulombic efficiency of one simulated cell (for early-life features)."""
+    n = res.last_cycle
+    dis = np.asarray(res.discharge_capacity_mah_g[:n], float)
+    best = dis[:3].max() if n else 1.0
+    return pl.DataFrame({"cell_id": [cell_id] * n, "cycle_index": np.arange(1, n + 1),
+                         "retention_frac": dis / best if best > 0 else np.zeros(n),
+                         "coulombic_efficiency_frac": np.asarray(res.coulombic_efficiency_frac[:n], float)})
+
+
+def recipe_of(params: dict) -> Recipe:
+    return Recipe(params["process"], float(params["loading_mg_cm2"]), float(params["densification_frac"]),
+                  float(params["eca_wt_frac"]), float(params.get("temperature_c", 60.0)),
+                  float(params.get("voltage_max_v", 4.2)), float(params.get("c_rate", 0.1)))
+
+
+def virtual_lab(n_cycles: int = 300, seed: int = 0, retention_cycles: Sequence[int] = (300,),
+                noise: bool = True) -> Lab:
+    """A lab that makes and tests each recipe in the virtual lab for ``n_cycles`` (a fresh seed per cell)."""
+    rng = np.random.default_rng(seed)
+
+    def run(recipes: Sequence[dict]) -> pl.DataFrame:
+        rows = []
+        for params in recipes:
+            res = simulate(recipe_of(params), n_cycles, seed=int(rng.integers(2**63 - 1)), noise=noise)
+            rows.append(life_row(res, retention_cycles))
+        return frame_of(rows)
+    return run
+
+
+FRAME_SCHEMA = {"process": pl.String, "loading_mg_cm2": pl.Float64, "densification_frac": pl.Float64,
+                "eca_wt_frac": pl.Float64, "temperature_c": pl.Float64, "voltage_max_v": pl.Float64,
+                "c_rate": pl.Float64, "porosity_frac": pl.Float64, "active_area_frac": pl.Float64,
+                "cycles_tested": pl.Int64, "cycles_to_80": pl.Int64, "censored_80": pl.Boolean,
+                "cycles_to_70": pl.Int64, "censored_70": pl.Boolean, "cycles_to_50": pl.Int64,
+                "censored_50": pl.Boolean, "initial_areal_capacity_mah_cm2": pl.Float64,
+                "last_retention_frac": pl.Float64}
+
+
+def frame_of(rows: Sequence[dict]) -> pl.DataFrame:
+    """Rows -> a cell frame with the canonical column types (extra `retention_N` columns as floats)."""
+    schema = dict(FRAME_SCHEMA)
+    for row in rows:
+        schema.update({k: pl.Float64 for k in row if k not in schema})
+    return pl.DataFrame([{k: row.get(k) for k in schema} for row in rows], schema=schema)
+
+
+def objective_value(res: CellResult, objective: str) -> float:
+    """The true (noise-free when ``res`` is) value of an objective for a simulated cell."""
+    if objective.startswith("delivered_capacity:"):
+        n = int(objective.split(":")[1])
+        if n > len(res.retention_frac):
+            raise ValueError(f"simulate at least {n} cycles for {objective}")
+        return float(res.areal_capacity_mah_cm2 * res.retention_frac[n - 1])
+    if objective == "areal_capacity":
+        return float(res.areal_capacity_mah_cm2)
+    if objective == "cycle_life":
+        return float(res.cycles_to_80 or len(res.retention_frac))
+    raise ValueError(f"unknown objective {objective!r}")
+
+
+def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300):
+    """Play the lab for a `cathode propose --out` file: make and test each row in the virtual lab and write
+    folder/cells.csv (the rows with measured microstructure and masses, `proposal_id` kept) and folder/cycles.csv,
+    ready for `cathode ingest`. Returns the two paths."""
+    import csv
+    from pathlib import Path
+
+    from optimizer.virtual_lab import ELECTRODE_AREA_CM2, ELECTROLYTE, VOLTAGE_MIN_V
+    rows = pl.read_csv(proposals_csv, infer_schema=False).to_dicts()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    cells, cycles = [], []
+    for row in rows:
+        res = simulate(recipe_of(row), n_cycles, seed=int(rng.integers(2**63 - 1)))
+        cells.append({**row, "voltage_min_v": VOLTAGE_MIN_V, "porosity_frac": res.measured_porosity_frac,
+                      "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
+                      "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,
+                      "source": f"virtual-lab seed={seed}"})
+        cycles += [{"cell_id": row["cell_id"], "cycle_index": n + 1,
+                    "discharge_capacity_mah_g": float(res.discharge_capacity_mah_g[n]),
+                    "charge_capacity_mah_g": float(res.charge_capacity_mah_g[n])} for n in range(res.last_cycle)]
+    paths = folder / "cells.csv", folder / "cycles.csv"
+    for path, data in zip(paths, (cells, cycles)):
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(data[0]) if data else ["cell_id"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in data)
+    return paths

@@ -1,0 +1,175 @@
+"""The lake side of a campaign: propose a batch, change a proposal's status, recommend the best measured recipe.
+
+`propose` learns from every measured cell in the lake (warm start), believes every open proposal (proposed or
+accepted, not yet answered), chooses a batch, and records in ONE commit the surrogate models it used and the
+proposals (recipe, predicted mean and 90 % interval per objective, acquisition value, study, trial, model ids,
+lake version). The Optuna study gets one asked trial per proposal; results are told to it the next time
+`propose` runs after their cells were ingested (a cells.csv row with `proposal_id` marks the proposal done).
+If anything fails, the lake is unchanged and the asked trials are marked failed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from lake import store
+from lake.errors import InputError
+from models import registry
+from models.features import RECIPE, cell_frame
+from optimizer import study as studies
+from optimizer.acquisition import MIN_OBSERVATIONS, fit_surrogates, recommend, suggest
+from optimizer.objectives import Objective, label, parse, targets_of
+from optimizer.space import Space
+
+TRANSITIONS = {"accepted": ("proposed",), "rejected": ("proposed", "accepted")}
+OUT_COLUMNS = ("cell_id", "proposal_id", "process", "loading_mg_cm2", "eca_wt_frac", "temperature_c",
+               "voltage_max_v", "voltage_min_v", "c_rate", "densification_frac", "porosity_frac",
+               "active_area_frac", "active_mass_mg", "electrode_area_cm2", "electrolyte", "source")
+
+
+@dataclass
+class Batch:
+    rows: list[dict]
+    notes: list[str]
+    lake_version: int
+
+
+def _frame(root: Path, objectives: list[Objective]) -> pl.DataFrame:
+    cycles = tuple(o.n_cycles for o in objectives if o.n_cycles)
+    return cell_frame(root, cycles)
+
+
+def open_proposals(root: Path) -> list[dict]:
+    return store.query(root, "SELECT * FROM proposals ORDER BY lake_version, proposal_id").to_pylist()
+
+
+def propose(root: Path, n: int = 4, objective: str | None = None, space: Space | None = None, *,
+            storage: str | None = None, study: str | None = None, replicates: int = 0, seed: int | None = None,
+            out: Path | None = None) -> Batch:
+    """Propose ``n`` recipes and record them (see the module doc). ``out``: a cells.csv-shaped file to fill in."""
+    if not isinstance(n, int) or n < 1:
+        raise InputError("the batch size must be a positive integer.", column="n", expected=">= 1", found=n)
+    objectives, space = parse(objective), space or Space()
+    root = Path(root).resolve()
+    store.init(root)                              # idempotent: creates tables a lake made by an older version lacks
+    frame = _frame(root, objectives)
+    proposals = open_proposals(root)
+    pending = [{c: p[c] for c in RECIPE} for p in proposals if p["status"] in ("proposed", "accepted")]
+    rng = np.random.default_rng(seed)
+    notes = []
+    usable = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE])
+                          & pl.col("cycles_tested").is_not_null())
+    if usable.height < MIN_OBSERVATIONS:
+        notes.append(f"the lake has {usable.height} cells with a recipe and cycles (fewer than "
+                     f"{MIN_OBSERVATIONS}): a space-filling batch (Latin hypercube), no model predictions")
+    surrogates = None
+    if usable.height >= MIN_OBSERVATIONS:
+        surrogates = fit_surrogates(usable, targets_of(objectives), previous=_previous(root, objectives))
+    chosen, surrogates = suggest(usable, space, objectives, n, rng=rng, pending=pending, replicates=replicates,
+                                 surrogates=surrogates)
+    st = studies.open_study(studies.storage(root, storage), study or studies.study_name(objectives), objectives)
+    synced = studies.sync(st, objectives, frame, proposals)
+    if any(synced.values()):
+        notes.append(f"study {st.study_name}: told {synced['told']} results, failed {synced['failed']} rejected "
+                     f"proposals, added {synced['warm_start']} measured cells")
+    trials = []
+    try:
+        with store.writer(root, "propose") as w:
+            trained = [registry.Trained(s, registry._row(s, t, "gp", {"gp": s.cv_metrics_}, w.version - 1))
+                       for t, s in surrogates.items()]
+            model_ids = ",".join(t.row["model_id"] for t in trained)
+            rows = []
+            for i, s in enumerate(chosen, start=1):
+                pid = f"P{w.version:04d}-{i:02d}"
+                trials.append(studies.ask(st, s.params, {"proposal_id": pid, "kind": s.kind}))
+                rows.append(_record(pid, st.study_name, trials[-1].number, s, objectives, model_ids or None))
+            if trained:
+                registry.register(root, trained, writer=w)
+            w.insert("proposal_records", pa.Table.from_pylist(rows))
+            w.summary = f"{len(rows)} proposals ({label(objectives)}), study {st.study_name}"
+            tmp = _write_out(out, rows) if out else None
+        if tmp:
+            os.replace(tmp, out)
+    except BaseException:
+        studies.fail(st, trials)
+        raise
+    return Batch(rows, notes, w.version)
+
+
+def _previous(root: Path, objectives: list[Objective]) -> dict:
+    """The last campaign's GP models per target: their hyperparameters warm-start this fit (fewer optimiser
+    steps; the fit itself is on today's cells). Missing or unreadable ones are simply not used."""
+    out = {}
+    for name in targets_of(objectives):
+        row = registry.latest(root, name, estimator="gp")
+        if row is None:
+            continue
+        try:
+            out[name] = registry.load(root, row)
+        except Exception:  # an old or unreadable artifact: fit from scratch
+            continue
+    return out
+
+
+def _record(pid: str, study_name: str, trial: int, s, objectives: list[Objective], model_ids) -> dict:
+    first = s.predictions.get(objectives[0].name, {})
+    return {"proposal_id": pid, "study_name": study_name, "trial_number": trial, "kind": s.kind,
+            **{c: s.params[c] for c in RECIPE}, "objective": label(objectives),
+            "predicted_mean": first.get("mean"), "predicted_lo": first.get("lo"), "predicted_hi": first.get("hi"),
+            "predictions_json": json.dumps(s.predictions) if s.predictions else None,
+            "acquisition": s.acquisition, "model_id": model_ids, "created_at": dt.datetime.now(dt.timezone.utc)}
+
+
+def _write_out(out: Path, rows: list[dict]) -> Path:
+    """The lab's form: one cells.csv row per proposal (cell_id pre-filled with the proposal id)."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    data = [{**{c: None for c in OUT_COLUMNS}, "cell_id": r["proposal_id"], "proposal_id": r["proposal_id"],
+             **{c: r[c] for c in RECIPE}} for r in rows]
+    pl.DataFrame(data, schema={c: (pl.Float64 if c not in ("cell_id", "proposal_id", "process", "electrolyte",
+                                                            "source") else pl.String) for c in OUT_COLUMNS}
+                 ).write_csv(tmp)
+    return tmp
+
+
+def set_status(root: Path, proposal_id: str, status: str, note: str | None = None) -> dict:
+    """proposed -> accepted; proposed or accepted -> rejected (done comes from ingesting the answering cell)."""
+    if status not in TRANSITIONS:
+        raise InputError("unknown status change.", column="status", expected=" or ".join(TRANSITIONS),
+                         found=status)
+    with store.writer(root, "proposals") as w:
+        rows = w.sql("SELECT proposal_id, status FROM proposals WHERE proposal_id = ?", [proposal_id]).to_pylist()
+        if not rows:
+            raise InputError("no such proposal.", column="proposal_id", expected="an id from `cathode proposals`",
+                             found=proposal_id)
+        current = rows[0]["status"]
+        if current not in TRANSITIONS[status]:
+            raise InputError(f"proposal {proposal_id} is {current}; it cannot become {status}.",
+                             column="status", expected=f"a proposal that is {' or '.join(TRANSITIONS[status])}",
+                             found=current)
+        w.insert("proposal_events", pa.Table.from_pylist([{
+            "proposal_id": proposal_id, "status": status, "note": note,
+            "created_at": dt.datetime.now(dt.timezone.utc)}]))
+        w.summary = f"proposal {proposal_id} {status}"
+    return {"proposal_id": proposal_id, "status": status, "was": current}
+
+
+def best(root: Path, objective: str | None = None, top: int = 1) -> tuple[list[dict], list[Objective]]:
+    """The measured recipes the model believes best (posterior mean), with interval and replicate count."""
+    objectives = parse(objective)
+    frame = _frame(Path(root), objectives)
+    usable = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE])
+                          & pl.col("cycles_tested").is_not_null())
+    if usable.height < MIN_OBSERVATIONS:
+        raise InputError(f"too few measured cells to recommend: {usable.height} have a recipe and cycles; at "
+                         f"least {MIN_OBSERVATIONS} are needed.", expected=f">= {MIN_OBSERVATIONS} cells",
+                         found=usable.height)
+    surrogates = fit_surrogates(usable, targets_of(objectives))
+    return recommend(usable, surrogates, objectives)[:top], objectives

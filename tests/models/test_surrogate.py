@@ -1,0 +1,119 @@
+"""Estimators: the GP's likelihood and leave-one-out, censoring as lower bounds, calibrated intervals, features."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.optimize import check_grad
+
+from models.early import early_features
+from models.features import Featurizer, target, target_values
+from models.gp import MaternGP
+from models.surrogate import CensoredRegressor, Surrogate, truncated_mean
+from optimizer.labs import cycles_rows, frame_of, life_row
+from optimizer.space import BENCHMARK_SPACE
+from optimizer.labs import recipe_of
+from optimizer.virtual_lab import simulate
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 3))
+    return X, 2 * X[:, 0] + np.sin(4 * X[:, 1]) + 0.05 * rng.standard_normal(n)
+
+
+def test_gp_gradient_is_exact():
+    X, y = _data()
+    Xs, ys = (X - X.mean(0)) / X.std(0), (y - y.mean()) / y.std()
+    theta = np.random.default_rng(1).normal(0, 0.5, X.shape[1] + 2)
+    err = check_grad(lambda t: MaternGP._objective(t, Xs, ys)[0], lambda t: MaternGP._objective(t, Xs, ys)[1],
+                     theta)
+    assert err < 1e-4
+
+
+def test_gp_leave_one_out_equals_refitting_without_the_point():
+    X, y = _data(25)
+    gp = MaternGP().fit(X, y)
+    mu, sd = gp.loo()
+    X_new = np.random.default_rng(2).random((4, 3))
+    mu_new, sd_new = gp.loo(X_new)
+    for i in (0, 11):
+        keep = np.delete(np.arange(len(y)), i)
+        other = MaternGP(theta0=gp.theta_, max_iter=0).fit(X[keep], y[keep])
+        # the same standardisation as the full fit, so the comparison is exact
+        other.x_mean_, other.x_scale_, other.y_mean_, other.y_scale_ = \
+            gp.x_mean_, gp.x_scale_, gp.y_mean_, gp.y_scale_
+        other._set_data(gp.X_train_[keep], gp.y_train_[keep])
+        m, s = other.predict(X[i:i + 1], return_std=True)
+        assert m[0] == pytest.approx(mu[i], rel=1e-5) and s[0] == pytest.approx(sd[i], rel=1e-5)
+        m, s = other.predict(X_new, return_std=True)
+        assert np.allclose(m, mu_new[i], rtol=1e-5) and np.allclose(s, sd_new[i], rtol=1e-5)
+
+
+def test_censored_cells_are_lower_bounds_not_failures():
+    """Cut the top third of y at a 'test length': the censoring-aware fit predicts above the cut for them and
+    much closer to the truth than a fit that counts them as failing at the cut."""
+    X, y = _data(60, seed=3)
+    cut = np.quantile(y, 0.66)
+    cens = y > cut
+    y_obs = np.where(cens, cut, y)
+    aware = CensoredRegressor(MaternGP()).fit(X, y_obs, cens)
+    naive = MaternGP().fit(X, y_obs)
+    assert np.all(aware.y_imputed_[cens] >= cut)
+    err_aware = np.abs(aware.predict(X[cens]) - y[cens]).mean()
+    err_naive = np.abs(naive.predict(X[cens]) - y[cens]).mean()
+    assert err_aware < 0.85 * err_naive
+    assert np.mean(aware.predict(X[cens]) >= cut) > 0.8 > np.mean(naive.predict(X[cens]) >= cut)
+    assert truncated_mean(np.array([0.0]), np.array([1.0]), np.array([10.0]))[0] > 10.0   # stable in the tail
+
+
+def test_censoring_is_read_from_the_lake_flags():
+    frame = pl.DataFrame({"cycles_to_80": [50, 300, 12], "censored_80": [False, True, False],
+                          "initial_areal_capacity_mah_cm2": [2.0, None, 3.0]})
+    y, cens, ok = target_values(frame, target("cycles_to_80"))
+    assert list(cens) == [False, True, False] and y[1] == pytest.approx(np.log10(300))
+    _, _, ok = target_values(frame, target("initial_areal_capacity"))
+    assert list(ok) == [True, False, True]
+
+
+def _cells(n: int, seed: int, n_cycles: int) -> tuple[pl.DataFrame, list]:
+    rng = np.random.default_rng(seed)
+    recipes = BENCHMARK_SPACE.random(n, rng)
+    results = [simulate(recipe_of(r), n_cycles, seed=int(rng.integers(2**62))) for r in recipes]
+    return frame_of([life_row(r) for r in results]), results
+
+
+def test_conformal_intervals_cover_a_simulated_test_set():
+    """60 virtual-lab cells (4.2 V, 0.1 C, tested 300 cycles) -> 150 other cells tested to the end of life."""
+    train, _ = _cells(60, 11, 300)
+    test, results = _cells(150, 12, 2000)
+    truth = np.log10([r.cycles_to_80 for r in results])
+    model = Surrogate(kind="gp").fit(train, target("cycles_to_80"), groups=np.arange(60) // 6)
+    pred = model.predict(test, level=0.9)
+    coverage = np.mean((pred["lo"] <= truth) & (truth <= pred["hi"]))
+    assert 0.8 <= coverage <= 0.99
+    assert np.sqrt(np.mean((pred["mean"] - truth) ** 2)) < 0.2
+    assert model.cv_scheme_.startswith("GroupKFold")
+    assert 0.8 <= model.cv_metrics_["interval_coverage_90"] <= 1.0
+
+
+def test_missing_microstructure_is_imputed_and_flagged_never_zero():
+    train, _ = _cells(20, 5, 50)
+    featurizer = Featurizer().fit(train)
+    blank = train.with_columns(pl.lit(None, pl.Float64).alias("active_area_frac"))
+    x, imputed = featurizer.transform(blank)
+    col = featurizer.feature_names_.index("active_area_frac")
+    measured = train["active_area_frac"].to_numpy()
+    assert imputed.all() and (x[:, col] > 0).all() and np.abs(x[:, col] - measured).mean() < 0.05
+    _, imputed = featurizer.transform(train)
+    assert not imputed.any()
+    unseen = train.with_columns(pl.lit("spray_coated").alias("process"))
+    assert featurizer.extrapolation(unseen).all() and not featurizer.extrapolation(train).any()
+
+
+def test_early_life_features_from_the_first_cycles():
+    res = simulate(recipe_of({"process": "in_situ_polymerized", "loading_mg_cm2": 12.7,
+                              "densification_frac": 0.8, "eca_wt_frac": 0.05}), 120, seed=1)
+    feats = early_features(cycles_rows("A", res), 50)
+    assert feats.height == 1 and all(np.isfinite(feats.row(0)[1:]))
+    assert early_features(cycles_rows("A", res), 500).height == 0      # not tested that long

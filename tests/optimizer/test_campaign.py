@@ -1,0 +1,197 @@
+"""Campaigns on real lakes: propose -> fill in -> ingest -> propose closes the loop; bad inputs write nothing;
+workers share a real PostgreSQL study."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import optuna
+import polars as pl
+import pytest
+
+from lake import store
+from optimizer import campaign, study as studies
+from optimizer.labs import fill_proposals, virtual_lab
+from optimizer.objectives import parse
+from optimizer.space import BENCHMARK_SPACE
+from tests.conftest import PROJECT, lake_state
+
+
+def _journal_trials(root, name):
+    st = optuna.load_study(study_name=name, storage=studies.storage(root))
+    return st.get_trials(deepcopy=False)
+
+
+def test_the_loop_closes_on_the_demo_lake(cli, demo, tmp_path):
+    """Issue 6 'done when': propose, fill p.csv and a cycles.csv from the virtual lab, ingest, propose again."""
+    p_csv = tmp_path / "p.csv"
+    v0 = store.lake_version(demo)
+    code, out, err = cli("--lake", demo, "propose", "--n", "4", "--objective", "delivered_capacity:300",
+                         "--out", p_csv, "--seed", "1")
+    assert code == 0, err
+    assert "4 proposals recorded" in out and "delivered_capacity:300" in out
+    first = store.query(demo, "SELECT * FROM proposals ORDER BY proposal_id").to_pylist()
+    assert len(first) == 4 and {p["status"] for p in first} == {"proposed"}
+    for p in first:                                       # recipe, prediction + interval, provenance
+        preds = json.loads(p["predictions_json"])["delivered_capacity:300"]
+        assert p["predicted_lo"] <= p["predicted_mean"] <= p["predicted_hi"] == preds["hi"]
+        assert p["acquisition"] is not None and p["model_id"] and p["lake_version"] == v0 + 1
+        assert p["study_name"] == "cathode-delivered_capacity-300" and p["trial_number"] is not None
+    model_ids = first[0]["model_id"].split(",")
+    assert store.query(demo, "SELECT count(*) AS n FROM models WHERE model_id IN (SELECT unnest(?))",
+                       [model_ids])["n"][0].as_py() == len(model_ids) == 4
+    form = pl.read_csv(p_csv)
+    assert form["proposal_id"].to_list() == [p["proposal_id"] for p in first]
+
+    cells, cycles = fill_proposals(p_csv, tmp_path / "lab", seed=5)
+    code, out, err = cli("--lake", demo, "ingest", cells, cycles)
+    assert code == 0, out + err
+    done = store.query(demo, "SELECT proposal_id, status, result_cell_id FROM proposals").to_pylist()
+    assert {d["status"] for d in done} == {"done"} and all(d["result_cell_id"] == d["proposal_id"] for d in done)
+
+    code, out, err = cli("--lake", demo, "propose", "--n", "4", "--objective", "delivered_capacity:300",
+                         "--seed", "2")
+    assert code == 0, err
+    assert "told 4 results" in out
+    second = store.query(demo, "SELECT * FROM proposals WHERE lake_version = ?", [v0 + 3]).to_pylist()
+    assert len(second) == 4
+    key = ("process", "loading_mg_cm2", "densification_frac", "eca_wt_frac", "temperature_c")
+    assert {tuple(p[k] for k in key) for p in second}.isdisjoint({tuple(p[k] for k in key) for p in first})
+    trials = _journal_trials(demo, "cathode-delivered_capacity-300")
+    states = [t.state for t in trials]
+    assert states.count(optuna.trial.TrialState.RUNNING) == 4            # the second batch, waiting for the lab
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 40 + 4      # warm start + the told batch
+
+    code, out, err = cli("--lake", demo, "best", "--objective", "delivered_capacity:300", "--top", "2")
+    assert code == 0 and "posterior mean" in out and "replicate" in out and "2." in out, err
+
+
+def test_status_changes(cli, demo):
+    cli("--lake", demo, "propose", "--n", "2", "--objective", "cycle_life", "--seed", "3")
+    pid = store.query(demo, "SELECT min(proposal_id) AS p FROM proposals")["p"][0].as_py()
+    other = store.query(demo, "SELECT max(proposal_id) AS p FROM proposals")["p"][0].as_py()
+    code, out, _ = cli("--lake", demo, "proposals", "accept", pid)
+    assert code == 0 and "proposed -> accepted" in out
+    assert cli("--lake", demo, "proposals", "reject", pid, "--note", "binder ran out")[0] == 0
+    before = lake_state(demo)
+    for args, message in ((("accept", pid), "is rejected; it cannot become accepted"),
+                          (("accept", "P9999-01"), "no such proposal"),
+                          (("accept",), "needs a proposal id")):
+        code, _, err = cli("--lake", demo, "proposals", *args)
+        assert code == 1 and message in err
+    assert lake_state(demo) == before
+    code, out, _ = cli("--lake", demo, "proposals", "--status", "rejected")
+    assert pid in out and other not in out
+    note = store.query(demo, "SELECT note FROM proposal_events WHERE status = 'rejected'")["note"][0].as_py()
+    assert note == "binder ran out"
+
+
+def test_an_empty_lake_gets_a_space_filling_batch(cli, lake, tmp_path):
+    code, out, err = cli("--lake", lake, "propose", "--n", "6", "--fix", "temperature_c=60", "--out",
+                         tmp_path / "p.csv")
+    assert code == 0, err
+    assert "0 cells with a recipe and cycles" in out and "space-filling" in out
+    rows = store.query(lake, "SELECT * FROM proposals").to_pylist()
+    assert len(rows) == 6 and {r["kind"] for r in rows} == {"space_filling"}
+    assert all(r["predicted_mean"] is None and r["temperature_c"] == 60 for r in rows)
+    assert len({r["process"] for r in rows}) == 3                          # spread over every process
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--bounds", "loading_mg_cm2=25:10"), "low is above high"),
+    (("--fix", "temperature_c=120"), "outside its bounds"),
+    (("--fix", "colour=blue"), "unknown parameter"),
+    (("--objective", "lifetime"), "unknown objective"),
+    (("--n", "0"), "positive integer"),
+])
+def test_bad_propose_inputs_write_nothing(cli, demo, args, message):
+    before = lake_state(demo)
+    code, _, err = cli("--lake", demo, "propose", *args)
+    assert code == 1 and message in err and err.count("\n") == 1
+    assert lake_state(demo) == before
+    assert store.query(demo, "SELECT count(*) AS n FROM proposal_records")["n"][0].as_py() == 0
+
+
+def test_ingesting_an_unknown_proposal_id_is_rejected(cli, demo, tmp_path):
+    form = tmp_path / "p.csv"
+    pl.DataFrame({"cell_id": ["X1"], "proposal_id": ["P0042-01"], "process": ["in_situ_polymerized"],
+                  "loading_mg_cm2": [12.7], "eca_wt_frac": [0.05], "temperature_c": [60.0],
+                  "voltage_max_v": [4.2], "c_rate": [0.1], "densification_frac": [0.7]}).write_csv(form)
+    cells, cycles = fill_proposals(form, tmp_path / "lab", n_cycles=20)
+    before = lake_state(demo)
+    code, out, _ = cli("--lake", demo, "ingest", cells, cycles)
+    assert code == 1 and "unknown proposal" in out and "P0042-01" in out and "row 2" in out
+    after = lake_state(demo)
+    assert {k: v for k, v in after.items()} == before
+
+
+def test_a_failed_propose_commit_leaves_the_lake_unchanged_and_fails_its_trials(cli, demo):
+    (demo / "artifacts").write_text("a file where the model folder should go")
+    before = lake_state(demo)
+    code, _, err = cli("--lake", demo, "propose", "--n", "2", "--objective", "cycle_life", "--seed", "4")
+    assert code == 1 and "cannot write the model file" in err
+    assert lake_state(demo) == before
+    trials = _journal_trials(demo, "cathode-cycle_life")
+    asked = [t for t in trials if "proposal_id" in t.user_attrs]
+    assert len(asked) == 2 and all(t.state == optuna.trial.TrialState.FAIL for t in asked)
+
+
+def test_the_same_loop_runs_in_memory_on_the_virtual_lab():
+    objectives = parse("delivered_capacity:300")
+    warm = [{"process": "in_situ_polymerized", "loading_mg_cm2": 12.7, "densification_frac": 0.79,
+             "eca_wt_frac": 0.05, "temperature_c": 60.0, "voltage_max_v": 4.2, "c_rate": 0.1},
+            {"process": "cold_calendered", "loading_mg_cm2": 12.7, "densification_frac": 0.59,
+             "eca_wt_frac": 0.05, "temperature_c": 60.0, "voltage_max_v": 4.2, "c_rate": 0.1}] * 2
+    for method in campaign.METHODS:
+        hist = campaign.run(virtual_lab(300, seed=1), BENCHMARK_SPACE, objectives, rounds=2, batch=2,
+                            warm=warm, method=method, seed=1, recommend_with=lambda f: f.row(0, named=True))
+        assert hist.frame.height == 4 + 4 and len(hist.recommended) == 2
+        assert set(hist.frame["round"].to_list()) == {-1, 0, 1}
+
+
+WORKER = """
+import sys
+from optimizer import campaign, study as studies
+from optimizer.labs import virtual_lab
+from optimizer.objectives import parse
+from optimizer.space import BENCHMARK_SPACE
+objectives = parse("delivered_capacity:300")
+st = studies.open_study(studies.storage(None, sys.argv[1]), "shared", objectives)
+told = campaign.worker(st, virtual_lab(300, seed=int(sys.argv[2])), BENCHMARK_SPACE, objectives, rounds=2, batch=2,
+                       seed=int(sys.argv[2]), name=sys.argv[2])
+print(told)
+"""
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_a_postgresql_study(postgres_url):
+    objectives = parse("delivered_capacity:300")
+    st = studies.open_study(studies.storage(None, postgres_url), "shared", objectives)
+    lab = virtual_lab(300, seed=0)
+    for params in BENCHMARK_SPACE.latin_hypercube(6, __import__("numpy").random.default_rng(0)):
+        trial = studies.ask(st, params, {"kind": "warm"})
+        studies.tell(st, trial, objectives, lab([trial.params]))
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, postgres_url, str(i)], cwd=PROJECT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert [int(o.strip().splitlines()[-1]) for o, _ in outs] == [4, 4]
+    trials = st.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 6 + 8 and len({t.number for t in trials}) == len(trials)
+    assert {t.user_attrs.get("worker") for t in done} == {None, "1", "2"}
+    assert all("outcome" in t.user_attrs for t in done)
+    assert studies.completed_frame(st).height == 14
+
+
+@pytest.mark.slow
+def test_propose_with_a_postgresql_storage(cli, demo, postgres_url):
+    code, out, err = cli("--lake", demo, "propose", "--n", "2", "--objective", "cycle_life", "--storage",
+                         postgres_url, "--study", "lab-a", "--seed", "5")
+    assert code == 0, err
+    st = optuna.load_study(study_name="lab-a", storage=postgres_url)
+    assert len([t for t in st.get_trials() if "proposal_id" in t.user_attrs]) == 2
+    assert not (demo / studies.JOURNAL).exists()
+    code, _, err = cli("--lake", demo, "propose", "--storage", "redis://x")
+    assert code == 1 and "unsupported --storage" in err
