@@ -67,9 +67,11 @@ def versions(*dists: str) -> dict:
     return out
 
 
-def write_result(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_result(name: str, payload: dict, folder: Path | None = None) -> Path:
+    """Write ``payload`` atomically as <folder>/<name>.json (default folder: bench/results)."""
+    folder = RESULTS if folder is None else Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=1, default=str) + "\n")
     os.replace(tmp, path)

@@ -134,15 +134,6 @@ def _median(values) -> float | None:
     return None if np.isinf(m) else m
 
 
-def write(folder: Path | None, name: str, payload: dict) -> Path:
-    if folder is None:
-        return harness.write_result(name, payload)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    path.write_text(harness.json.dumps(payload, indent=1, default=str) + "\n")
-    return path
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -181,7 +172,7 @@ def main(argv=None) -> int:
     rows = table(payload)
     if not args.quick:                  # the README table (bench/run.py) collects "table" rows of every result
         payload["table"] = rows
-    write(args.results, name, payload)
+    harness.write_result(name, payload, args.results)
     print_table(payload, rows)
     if not args.quick:
         plot(payload, (args.results or harness.RESULTS) / f"{name}.png")

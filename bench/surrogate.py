@@ -94,15 +94,6 @@ def _eligible(n: int):
     return (pl.col("cycles_tested") >= n) & ((pl.col("cycles_to_80") > n) | pl.col("censored_80"))
 
 
-def write(folder: Path | None, name: str, payload: dict) -> Path:
-    if folder is None:
-        return harness.write_result(name, payload)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    path.write_text(harness.json.dumps(payload, indent=1, default=str) + "\n")
-    return path
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=10)
@@ -134,7 +125,7 @@ def main(argv=None) -> int:
                "summary": summary, "runs": runs}
     if not args.quick:                  # the README table (bench/run.py) collects "table" rows of every result
         payload["table"] = table(summary, sizes, payload["noise_floor_rmse"])
-    write(args.results, name, payload)
+    harness.write_result(name, payload, args.results)
     print_table(payload, sizes)
     if not args.quick:
         plot(summary, sizes, (args.results or harness.RESULTS) / f"{name}.png")
