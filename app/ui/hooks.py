@@ -1,37 +1,9 @@
-"""Optional calls into packages other engineers are still writing (models/, optimizer/): found by name when they
-exist, so a page can offer the action or say plainly that it is not available yet."""
+"""Reading what the model registry stores (metrics JSON, model artifacts) into frames the Models page plots."""
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
-from typing import Callable
 
 import pandas as pd
-
-
-def find(module: str, *names: str) -> Callable | None:
-    """The first of ``names`` that ``module`` defines as a callable, else None (module missing included)."""
-    try:
-        mod = importlib.import_module(module)
-    except Exception:                        # missing, or present but not importable yet
-        return None
-    for name in names:
-        try:
-            fn = getattr(mod, name, None)    # a module-level __getattr__ may import more (and fail mid-development)
-        except Exception:
-            fn = None
-        if callable(fn):
-            return fn
-    return None
-
-
-def call(fn: Callable, **kwargs):
-    """Call ``fn`` with the keyword arguments it accepts (the rest are dropped)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
 
 
 def loads(text) -> dict | list:

@@ -38,9 +38,7 @@ def artifact(root: str, model_id: str, artifact_path: str):
     """The trained model object (models.registry.load), or None when it cannot be had."""
     if not artifact_path or not (Path(root) / artifact_path).is_file():
         return None
-    load = hooks.find("models.registry", "load")
-    if load is None:
-        return None
+    from models.registry import load
     try:
         return load(Path(root), {"model_id": model_id, "artifact_path": artifact_path})
     except Exception:  # a missing or incompatible artifact: the page shows what the metrics hold

@@ -2,15 +2,10 @@
 import altair as alt
 import streamlit as st
 
-from app.ui import charts, data, hooks
+from app.ui import charts, data
 
 root = data.require_lake()
 st.title("Optimizer")
-
-
-def optimizer_call(*names: str):
-    """The optimizer's function, looked up only when a button asks for it (importing Optuna takes seconds)."""
-    return hooks.find("optimizer.campaign", *names)
 
 
 life = data.frame("""SELECT l.cell_id, c.process, c.loading_mg_cm2, l.cycles_to_80, l.censored_80,
@@ -61,19 +56,15 @@ else:
         pid = a.selectbox("proposal", open_ids, key="opt_pick")
         for col, status, label in ((b, "accepted", "Accept"), (c, "rejected", "Reject")):
             if col.button(label, key=f"opt_{status}"):
-                set_status = optimizer_call("set_status", "update_status", "set_proposal_status")
-                if set_status is None:
-                    st.warning("Accepting or rejecting needs `optimizer.campaign.set_status`; this version "
-                               "does not have it yet.")
+                from optimizer.proposals import set_status   # imported on demand: Optuna takes seconds
+                try:
+                    set_status(root, pid, status)
+                except Exception as exc:  # the optimizer's own message, one line
+                    st.error(f"could not set {pid} to {status}: {exc}")
                 else:
-                    try:
-                        hooks.call(set_status, root=root, proposal_id=pid, status=status)
-                    except Exception as exc:  # the optimizer's own message, one line
-                        st.error(f"could not set {pid} to {status}: {exc}")
-                    else:
-                        data.refresh()
-                        st.session_state["opt_done"] = f"{pid} is now {status}."
-                        st.rerun()
+                    data.refresh()
+                    st.session_state["opt_done"] = f"{pid} is now {status}."
+                    st.rerun()
     if st.session_state.get("opt_done"):
         st.success(st.session_state.pop("opt_done"))
 
@@ -84,19 +75,15 @@ with st.form("opt_propose"):
                                            "delivered_capacity:300"], key="opt_objective")
     submitted = st.form_submit_button("Propose")
 if submitted:
-    propose = optimizer_call("propose", "propose_batch")
-    if propose is None:
-        st.warning("The optimizer's `propose` is not in this version yet (optimizer/campaign.py). Nothing was run.")
-    else:
-        with st.spinner("proposing…"):
-            try:
-                hooks.call(propose, root=root, n=int(n), objective=None if objective.startswith("pareto")
-                           else objective)
-            except Exception as exc:  # the optimizer's own message, one line
-                st.error(f"propose failed: {exc}")
-            else:
-                data.refresh()
-                st.session_state["opt_proposed"] = f"Proposed {n} recipes (listed under Proposals)."
-                st.rerun()
+    from optimizer.proposals import propose                 # imported on demand: Optuna takes seconds
+    with st.spinner("proposing…"):
+        try:
+            propose(root, int(n), None if objective.startswith("pareto") else objective)
+        except Exception as exc:  # the optimizer's own message, one line
+            st.error(f"propose failed: {exc}")
+        else:
+            data.refresh()
+            st.session_state["opt_proposed"] = f"Proposed {n} recipes (listed under Proposals)."
+            st.rerun()
 if st.session_state.get("opt_proposed"):
     st.success(st.session_state.pop("opt_proposed"))
