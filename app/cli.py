@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     command("formats", cmd_formats, "list the file formats cathode-lake reads and the library behind each")
     p = command("demo", cmd_demo, "build the demo lake from the virtual lab, then start the app")
     p.add_argument("--no-app", action="store_true", help="stop after printing the summary")
+    p.add_argument("--no-loop", action="store_true", help="do not train models and propose recipes")
     p.add_argument("--port", type=int, help="port of the app (default: Streamlit's, 8501)")
     p.add_argument("--cells", type=int, default=40, help="virtual-lab cells in the campaign (default 40)")
     p.add_argument("--seed", type=int, default=7, help="virtual-lab seed (default 7)")
@@ -201,10 +202,13 @@ def cmd_formats(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from app.demo import build_demo, start_app
+    from app.demo import build_demo, demo_loop, start_app
     summary = build_demo(args.lake, n_cells=args.cells, seed=args.seed,
                          progress=sys.stderr.isatty() and not os.environ.get("CI"))
-    print(summary)
+    print(summary, flush=True)
+    if not args.no_loop:
+        print("training the surrogate models and proposing the next recipes ...", flush=True)
+        print(demo_loop(args.lake, seed=args.seed) or "model and proposals already in the lake")
     if not args.no_app:
         return start_app(args.lake, port=args.port)
 

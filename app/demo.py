@@ -1,8 +1,11 @@
 """`cathode demo`: build the default lake from data cathode-lake makes itself, through the same ingest path a lab's
-files take — the seed paper's four cells as literature rows, a virtual-lab campaign as lab templates, and BDF time
-series for a few of its cells. Nothing is downloaded and nothing is read from outside the project.
+files take — the seed paper's four cells as literature rows, a virtual-lab campaign as lab templates, and for a few of
+its cells BDF time series, in-situ EIS during the first charge (EC-Lab PEIS exports) and tomography label volumes
+(TIFF stacks); then the derived analyses, and (`demo_loop`) a trained model and a first batch of proposals, so every
+page of the app has data. Nothing is downloaded and nothing is read from outside the project.
 
-Deterministic: the same seed writes byte-identical inputs, so a second `cathode demo` finds only duplicates.
+Deterministic: the same seed writes byte-identical inputs, so a second `cathode demo` finds only duplicates, and the
+loop runs only on a lake that has no model and no proposals yet.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from ingest.derive.runner import derive_all
 from ingest.pipeline import ingest
 from lake import store
 from lake.errors import InputError
-from optimizer import virtual_lab
+from optimizer import virtual_instruments, virtual_lab
 
 SEED_DOI = "10.1002/adfm.202305186"
 # (cell_id, process, loading, eca, figure, quantity, value, unit, at_cycle, note) — see design/seed-facts.md
@@ -33,6 +36,8 @@ SEED_ROWS = (
      "mAh/cm2", 1, "> 160 mAh/g (4.85 mAh/cm2) at 0.2 C"),
 )
 TIMESERIES_CELLS = 4
+MEASURED_CELLS = 3        # in-situ EIS and a tomography volume: the worst-, middle- and best-contacted cells
+DERIVED = ("cycling", "dqdv", "eis", "microstructure")
 
 
 def write_seed_literature(path: Path) -> Path:
@@ -63,6 +68,9 @@ def write_inputs(folder: Path, n_cells: int, seed: int) -> list[Path]:
     for cell_id, result in _varied(results, TIMESERIES_CELLS):
         table = virtual_lab.timeseries(result, n_cycles=3, seed=seed)
         paths.append(virtual_lab.write_timeseries_csv(table, folder / f"{cell_id}.bdf.csv"))
+    for cell_id, result in _varied(results, MEASURED_CELLS):
+        paths.append(virtual_instruments.write_peis_mpt(result, folder / f"{cell_id}.first-charge-peis.mpt", seed=seed))
+        paths.append(virtual_instruments.write_label_tiff(result, folder / f"{cell_id}.tomography.tif", seed=seed))
     return paths
 
 
@@ -81,16 +89,36 @@ def build_demo(root: Path, *, n_cells: int = 40, seed: int = 7, progress: bool =
     rejected = [o for o in outcomes if o.status == "rejected"]
     if rejected:
         raise InputError(f"the demo's own file was rejected: {rejected[0].reason}")
-    derive_all(root, ("cycling", "dqdv"))           # the seed's quantities: retention features, 3.8 V plateau
+    derive_all(root, DERIVED)     # the seed's quantities: retention, 3.8 V plateau, interface resistance, contact
     counts = store.query(root, """SELECT (SELECT count(*) FROM cells) AS cells, (SELECT count(*) FROM cycles) AS
-        cycles, (SELECT count(*) FROM timeseries) AS ts, (SELECT count(*) FROM literature) AS lit""").to_pylist()[0]
+        cycles, (SELECT count(*) FROM timeseries) AS ts, (SELECT count(*) FROM literature) AS lit,
+        (SELECT count(*) FROM eis_spectra) AS eis, (SELECT count(*) FROM microstructure) AS volumes""").to_pylist()[0]
     status = ", ".join(f"{sum(o.status == s for o in outcomes)} {s}" for s in ("ingested", "duplicate"))
     return (f"demo lake at {root}\n"
             f"files: {status}\n"
             f"cells: {counts['cells']} ({n_cells} virtual-lab, {len({r[0] for r in SEED_ROWS})} from the seed paper)\n"
             f"cycles: {counts['cycles']}, time-series rows: {counts['ts']}, literature values: {counts['lit']}\n"
+            f"impedance spectra: {counts['eis']}, tomography volumes: {counts['volumes']}\n"
             f"lake version: {store.lake_version(root)}\n"
             f"try: cathode --lake {root} sql \"select * from cell_life order by cycles_to_80 desc limit 5\"")
+
+
+def demo_loop(root: Path, *, seed: int = 7) -> str:
+    """Close the loop once on a fresh demo lake: train the surrogate models, then propose four recipes (the default
+    two objectives, cycle life and areal capacity, at the seed's protocol). Skipped where already done."""
+    from models import registry
+    from optimizer import proposals
+    from optimizer.space import Space
+    lines = []
+    if not store.query(root, "SELECT count(*) AS n FROM models").to_pylist()[0]["n"]:
+        for row in registry.train(root):
+            lines.append(f"model {row['model_id']}: {row['target']} from {row['n_cells']} cells")
+    if not store.query(root, "SELECT count(*) AS n FROM proposals").to_pylist()[0]["n"]:
+        seed_protocol = Space().fix("voltage_max_v", 4.2).fix("c_rate", 0.1)
+        batch = proposals.propose(root, 4, space=seed_protocol, seed=seed)
+        lines.append(f"proposals: {', '.join(r['proposal_id'] for r in batch.rows)} (try: cathode --lake {root} "
+                     "proposals)")
+    return "\n".join(lines + [f"lake version: {store.lake_version(root)}"]) if lines else ""
 
 
 def app_command(root: Path, *, port: int | None = None, host: str | None = None, headless: bool = False) -> list[str]:

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -216,11 +217,16 @@ def _place_summary(placed: Placed, rows: pa.Table, cell: str, path: Path, sha: s
 
 
 def _eis_spectra(points: pa.Table, sha: str, reading: Reading) -> pa.Table:
-    index = points["spectrum_index"] if "spectrum_index" in points.column_names else pa.array([0] * len(points))
+    """One row per spectrum; voltage_v is the median cell voltage the instrument logged during it (EC-Lab <Ewe>)."""
+    n = len(points)
+    index = points["spectrum_index"].to_numpy() if "spectrum_index" in points.column_names else np.zeros(n, int)
+    ewe = next((points[c].to_numpy() for c in ("raw_mean_ewe_v", "raw_ewe_v") if c in points.column_names), None)
+    cell = points["cell_id"][0].as_py()
     return pa.Table.from_pylist([{
-        "spectrum_id": f"{sha[:12]}-{c['values']}", "cell_id": points["cell_id"][0].as_py(), "source_sha256": sha,
-        "spectrum_index": c["values"], "n_points": c["counts"], "instrument": reading.meta.get("instrument")}
-        for c in pc.value_counts(index).to_pylist()])
+        "spectrum_id": f"{sha[:12]}-{i}", "cell_id": cell, "source_sha256": sha, "spectrum_index": int(i),
+        "n_points": int(np.sum(index == i)), "instrument": reading.meta.get("instrument"),
+        "voltage_v": float(np.median(ewe[index == i])) if ewe is not None else None}
+        for i in np.unique(index)])
 
 
 def _eis_points(points: pa.Table, sha: str) -> pa.Table:

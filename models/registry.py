@@ -24,8 +24,8 @@ import pyarrow as pa
 from lake import store
 from lake.errors import InputError, LakeError
 from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
-from models.features import MIN_CELLS, RECIPE, Target, cell_frame, check_recipe_columns, from_model_scale, \
-    target, target_values
+from models.features import MICRO, MIN_CELLS, RECIPE, Target, cell_frame, check_recipe_columns, \
+    from_model_scale, target, target_values
 from models.surrogate import KINDS, Surrogate, select
 
 ARTIFACTS = Path("artifacts") / "models"
@@ -69,7 +69,22 @@ def fit_target(frame: pl.DataFrame, name: str, *, kinds=KINDS, physics: bool = T
     frame = complete
     groups = frame["batch"].to_numpy() if "batch" in frame.columns else None
     model, by_kind = select(frame, tgt, groups, kinds=kinds, physics=physics)
-    return Trained(model, _row(model, name, model.kind, by_kind, version))
+    return Trained(model, _row(model, name, model.kind, by_kind, version, input_importance(model, frame)))
+
+
+def input_importance(model: Surrogate, frame: pl.DataFrame, seed: int = 0) -> dict[str, float]:
+    """Permutation importance of each input column (recipe, microstructure, early-cycle features): how far the model's predicted mean (model
+    scale, root mean square) moves when that column is shuffled across the training cells; shares summing to 1.
+    Model-agnostic (it uses only ``predict``), so GP and boosted trees are compared alike."""
+    rng = np.random.default_rng(seed)
+    base = model.predict(frame)["mean"]
+    moved = {}
+    inputs = RECIPE + MICRO + tuple(model.extra_features)
+    for column in (c for c in inputs if c in frame.columns and frame[c].n_unique() > 1):
+        shuffled = frame.with_columns(frame[column].gather(rng.permutation(frame.height)))
+        moved[column] = float(np.sqrt(np.mean((model.predict(shuffled)["mean"] - base) ** 2)))
+    total = sum(moved.values()) or 1.0
+    return {k: v / total for k, v in sorted(moved.items(), key=lambda kv: -kv[1])}
 
 
 def fit_early(frame: pl.DataFrame, cycles: pl.DataFrame, n_cycles: int = DEFAULT_N, *,
@@ -87,7 +102,8 @@ def fit_early(frame: pl.DataFrame, cycles: pl.DataFrame, n_cycles: int = DEFAULT
     # the physics features overfit here, and the early features already carry the decomposition rate
     model = Surrogate(kind="gp", physics=False, extra_features=EARLY_FEATURES).fit(frame, tgt, groups)
     model.early_cycles_ = n_cycles
-    row = _row(model, "cycles_to_80", "early_life", {"gp": model.cv_metrics_}, version)
+    row = _row(model, "cycles_to_80", "early_life", {"gp": model.cv_metrics_}, version,
+               input_importance(model, frame))
     row["metrics_json"] = json.dumps({**json.loads(row["metrics_json"]), "early_cycles": n_cycles})
     return Trained(model, row)
 
@@ -97,9 +113,11 @@ def _complete_recipes(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
 
 
-def _row(model: Surrogate, name: str, estimator: str, by_kind: dict, version: int) -> dict:
+def _row(model: Surrogate, name: str, estimator: str, by_kind: dict, version: int,
+         importance: dict | None = None) -> dict:
     metrics = {"selected": estimator, "cv_scheme": model.cv_scheme_, "scale": _scale(model.target_),
-               "by_estimator": by_kind, **model.cv_metrics_, "cv_predictions": _oof(model)}
+               "by_estimator": by_kind, **model.cv_metrics_, "cv_predictions": _oof(model),
+               "feature_importance": importance or {}}
     return {"model_id": f"{name}-{estimator}-v{version}-{uuid.uuid4().hex[:6]}", "target": name,
             "estimator": estimator, "features_json": json.dumps(model.feature_names_),
             "metrics_json": json.dumps(metrics), "library_versions_json": json.dumps(library_versions()),
@@ -107,13 +125,18 @@ def _row(model: Surrogate, name: str, estimator: str, by_kind: dict, version: in
             "created_at": dt.datetime.now(dt.timezone.utc)}
 
 
-def _oof(model: Surrogate) -> list[dict]:
-    """Each training cell's out-of-fold prediction in the target's unit (the app's parity plot); a censored
-    cell's y_true is its lower bound (an upper bound for retention)."""
+def _oof(model: Surrogate, level: float = 0.9) -> list[dict]:
+    """Each training cell's out-of-fold prediction and conformal interval (mean ± the ``level`` quantile of the
+    normalised scores × its sd) in the target's unit, for the app's parity plot; a censored cell's y_true is its
+    lower bound (an upper bound for retention)."""
     oof, tgt = model.oof_, model.target_
-    conv = (lambda v: float(from_model_scale(tgt, np.array([v]))[0]))
-    return [{"y_true": conv(y), "y_pred": conv(m), "censored": bool(c)}
-            for y, m, c in zip(oof["y"], oof["mean"], oof["censored"])]
+    q = float(np.quantile(model.scores_, level))
+    conv = (lambda v: [float(x) for x in from_model_scale(tgt, np.asarray(v, float))])
+    lo, hi = conv(oof["mean"] - q * oof["sd"]), conv(oof["mean"] + q * oof["sd"])
+    if tgt.retention_cycle:                      # a larger loss is a smaller retention: swap the bounds
+        lo, hi = hi, lo
+    return [{"y_true": t, "y_pred": m, "y_lo": a, "y_hi": b, "censored": bool(c)}
+            for t, m, a, b, c in zip(conv(oof["y"]), conv(oof["mean"]), lo, hi, oof["censored"])]
 
 
 def _scale(tgt: Target) -> str:

@@ -82,7 +82,8 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     trials = []
     try:
         with store.writer(root, "propose") as w:
-            trained = [registry.Trained(s, registry._row(s, t, "gp", {"gp": s.cv_metrics_}, w.version - 1))
+            trained = [registry.Trained(s, registry._row(s, t, "gp", {"gp": s.cv_metrics_}, w.version - 1,
+                                                         registry.input_importance(s, usable)))
                        for t, s in surrogates.items()]
             model_ids = ",".join(t.row["model_id"] for t in trained)
             rows = []

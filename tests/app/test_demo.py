@@ -9,9 +9,10 @@ from lake import store
 
 def test_demo_builds_a_lake_a_stock_client_can_read(cli, tmp_path):
     root = tmp_path / "demo"
-    code, out, err = cli("--lake", root, "demo", "--no-app")
+    code, out, err = cli("--lake", root, "demo", "--no-app", "--no-loop")
     assert code == 0, err
     assert "cells: 44 (40 virtual-lab, 4 from the seed paper)" in out and "lake version: 2" in out
+    assert "impedance spectra: 21, tomography volumes: 3" in out
     code, out, _ = cli("--lake", root, "sql", "select count(*) from cells", "--format", "csv")
     assert int(out.splitlines()[1]) >= 44
     script = (f"import duckdb; con = duckdb.connect({str(root / 'lake.duckdb')!r}, read_only=True); "
@@ -21,7 +22,8 @@ def test_demo_builds_a_lake_a_stock_client_can_read(cli, tmp_path):
     # Every input came from the project itself, written inside the lake folder, through the ingest path.
     paths = store.query(root, "SELECT original_path, format FROM sources").to_pylist()
     assert all(p["original_path"].startswith(str(root.resolve())) for p in paths)
-    assert {p["format"] for p in paths} == {"literature_csv", "cells_csv", "cycles_csv", "bdf"}
+    assert {p["format"] for p in paths} == {"literature_csv", "cells_csv", "cycles_csv", "bdf", "biologic_mpt",
+                                            "label_tiff"}
     seed = store.query(root, "SELECT * FROM literature WHERE cell_id = 'An2023-PCA'").to_pylist()[0]
     assert (seed["doi"], seed["figure"], seed["value"], seed["at_cycle"]) == (
         "10.1002/adfm.202305186", "Fig. 5d,e", 0.70, 500)
@@ -34,12 +36,31 @@ def test_demo_builds_a_lake_a_stock_client_can_read(cli, tmp_path):
                               "first_charge f JOIN cells c USING (cell_id)").to_pylist()
     assert len(flags) == 4
     assert all(f["plateau"] == (f["area"] < 0.8) for f in flags), flags
+    # In-situ EIS and tomography of the worst-, middle- and best-contacted cells, fitted and measured: the
+    # volume's active-area fraction follows the cell's, and the interface resistance grows only where it is low.
+    micro = store.query(root, "SELECT m.active_area_frac AS volume, c.active_area_frac AS cell FROM microstructure m "
+                              "JOIN cells c USING (cell_id)").to_pylist()
+    assert len(micro) == 3 and all(abs(m["volume"] - m["cell"]) < 0.05 for m in micro), micro
+    rise = store.query(root, """SELECT c.active_area_frac AS area, arg_max(r.r_interface_ohm, r.voltage_v) /
+        arg_min(r.r_interface_ohm, r.voltage_v) AS rise FROM eis_results r JOIN cells c USING (cell_id)
+        GROUP BY ALL ORDER BY area""").to_pylist()
+    assert rise[0]["rise"] > 3 and abs(rise[-1]["rise"] - 1) < 0.05, rise
 
 
-def test_demo_twice_gives_the_same_lake(cli, tmp_path):
+def test_demo_twice_gives_the_same_lake_and_closes_the_loop_once(cli, tmp_path):
     root = tmp_path / "demo"
-    cli("--lake", root, "demo", "--no-app", "--cells", "6")
-    first = store.query(root, "SELECT * FROM cycles ORDER BY cell_id, cycle_index")
-    code, out, _ = cli("--lake", root, "demo", "--no-app", "--cells", "6")
-    assert code == 0 and "0 ingested, 7 duplicate" in out and "lake version: 2" in out
-    assert store.query(root, "SELECT * FROM cycles ORDER BY cell_id, cycle_index").equals(first)
+    code, out, err = cli("--lake", root, "demo", "--no-app", "--cells", "10")
+    assert code == 0, err
+    # The loop ran: models for both default objectives and a first batch at the seed's protocol.
+    assert "model cycles_to_80-" in out and "model initial_areal_capacity-" in out
+    batch = store.query(root, "SELECT * FROM proposals").to_pylist()
+    assert len(batch) == 4 and {(p["status"], p["voltage_max_v"], p["c_rate"]) for p in batch} == {
+        ("proposed", 4.2, 0.1)}
+    first = {t: store.query(root, f"SELECT * EXCLUDE (lake_version) FROM {t} ORDER BY ALL")
+             for t in ("cycles", "eis_points", "microstructure")}
+    version = store.lake_version(root)
+    code, out, _ = cli("--lake", root, "demo", "--no-app", "--cells", "10")
+    assert code == 0 and "0 ingested, 13 duplicate" in out and "model and proposals already in the lake" in out
+    assert store.lake_version(root) == version
+    assert all(store.query(root, f"SELECT * EXCLUDE (lake_version) FROM {t} ORDER BY ALL").equals(first[t])
+               for t in first)

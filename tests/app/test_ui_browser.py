@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.demo import app_command
-from tests.app.test_ui_lake import ui_lake_copy
+from tests.app.test_ui_lake import UI_CELLS, ui_lake_copy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -157,12 +157,13 @@ def test_overview_shows_counts_and_reacts(page, server, tmp_path):
 def test_cells_filter_rerenders_the_table(page, server, tmp_path):
     from playwright.sync_api import expect
     _open(page, server, "cells", "Cells")
-    expect(page.get_by_text("12 of 12 cells")).to_be_visible()
+    total = UI_CELLS + 4                         # the virtual-lab cells and the seed paper's four
+    expect(page.get_by_text(f"{total} of {total} cells")).to_be_visible()
     _pick(page, "process", "in_situ_polymerized")
-    expect(page.get_by_text("12 of 12 cells")).to_have_count(0)
+    expect(page.get_by_text(f"{total} of {total} cells")).to_have_count(0)
     _settled(page)
-    caption = page.get_by_text(" of 12 cells").first.inner_text()
-    assert int(caption.split()[0]) < 12
+    caption = page.get_by_text(f" of {total} cells").first.inner_text()
+    assert int(caption.split()[0]) < total
     assert _charts(page) >= 1
     _shot(page, tmp_path, "cells")
 
@@ -185,12 +186,12 @@ def test_eis_nyquist_and_interface_resistance(page, server, tmp_path):
     _open(page, server, "eis", "Impedance (EIS)")
     expect(page.get_by_text("Dashed: fitted circuit")).to_be_visible()
     nyquist = _chart(page, "-Z'' (ohm)")
-    expect(nyquist).to_contain_text("4.00 V")
+    expect(nyquist).to_contain_text("4.20 V")
     spectra = page.locator("[data-testid='stMultiSelect']").filter(has_text="spectra").locator("input").first
     spectra.click()
     spectra.press("Backspace")                                  # drop the last spectrum: a rerun
     page.keyboard.press("Escape")
-    expect(nyquist).not_to_contain_text("4.00 V")
+    expect(nyquist).not_to_contain_text("4.20 V")
     _settled(page)
     expect(_chart(page, "R interface (ohm)")).to_be_visible()
     _shot(page, tmp_path, "eis")

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.ui.main import PAGES
 from lake import store
-from tests.app.test_ui_lake import ui_lake_copy
+from tests.app.test_ui_lake import MEASURED_CELLS, UI_CELLS, ui_lake_copy
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "ui" / "main.py")
 TIMEOUT = 60
@@ -52,7 +52,8 @@ def test_overview(app, ui_lake):
     visit(app, "overview")
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["lake version"] == str(store.lake_version(ui_lake))
-    assert metrics["cells"] == "12" and metrics["EIS spectra"] == "3" and metrics["tomography volumes"] == "1"
+    assert metrics["cells"] == str(UI_CELLS + 4) and metrics["EIS spectra"] == str(7 * MEASURED_CELLS)
+    assert metrics["tomography volumes"] == str(MEASURED_CELLS)
     assert "No file was rejected." in texts(app.success)
     app.select_slider(key="overview_n").set_value(5).run()
     assert not app.exception
@@ -60,10 +61,11 @@ def test_overview(app, ui_lake):
 
 def test_cells_filters_and_compare(app):
     visit(app, "cells")
-    assert "12 of 12 cells" in texts(app.caption)
+    total = UI_CELLS + 4                         # the virtual-lab cells and the seed paper's four
+    assert f"{total} of {total} cells" in texts(app.caption)
     app.multiselect(key="cells_process").select("in_situ_polymerized").run()
-    shown = int(texts(app.caption).split(" of 12")[0].split()[-1])
-    assert 0 < shown < 12
+    shown = int(texts(app.caption).split(f" of {total}")[0].split()[-1])
+    assert 0 < shown < total
     app.multiselect(key="cells_compare").set_value(["VL-0001", "VL-0003"]).run()
     visit(app, "cycling")                       # the choice travels to the Cycling page
     assert app.multiselect(key="cycling_cells").value == ["VL-0001", "VL-0003"]
@@ -86,8 +88,9 @@ def test_eis(app):
     visit(app, "eis")
     assert charts(app) == 2                      # Nyquist with fit, R_interface vs voltage
     assert "Dashed: fitted circuit" in texts(app.caption)
-    app.multiselect(key="eis_spectra").set_value(["synthetic-0"]).run()
-    assert charts(app) == 2
+    spectra = app.multiselect(key="eis_spectra")
+    spectra.set_value(spectra.value[:1]).run()
+    assert charts(app) == 2 and len(app.multiselect(key="eis_spectra").value) == 1
 
 
 def test_microstructure(app):
@@ -123,19 +126,23 @@ def test_sql_console_page(app):
 def test_models(app):
     visit(app, "models")
     assert charts(app) == 2                      # parity with intervals, feature importance
-    assert {m.label for m in app.metric} >= {"rmse_log10", "coverage_90"}
+    assert {m.label for m in app.metric} >= {"CV RMSE", "90 % interval coverage"}
     assert "Trained on lake version" in texts(app.caption)
+    assert "uncensored cells inside their 90 % interval" in texts(app.caption)
+    importance = datasets(app.get("vega_lite_chart")[1])[0]
+    assert abs(sum(importance["importance"].to_pylist()) - 1) < 1e-9 and "process" in importance["feature"].to_pylist()
 
 
 def test_optimizer(app, ui_lake):
     visit(app, "optimizer")
     assert charts(app) == 2                      # Pareto front, proposal intervals
     assert "on the front" in texts(app.caption)
-    app.selectbox(key="opt_pick").set_value("P-0")
+    first = store.query(ui_lake, "SELECT min(proposal_id) AS p FROM proposals")["p"][0].as_py()
+    app.selectbox(key="opt_pick").set_value(first)
     app.button(key="opt_accepted").click().run()
     assert not app.exception and not app.error
-    assert "P-0 is now accepted." in texts(app.success)
-    status = store.query(ui_lake, "SELECT status FROM proposals WHERE proposal_id = 'P-0'")["status"][0]
+    assert f"{first} is now accepted." in texts(app.success)
+    status = store.query(ui_lake, "SELECT status FROM proposals WHERE proposal_id = ?", [first])["status"][0]
     assert status.as_py() == "accepted"
 
 

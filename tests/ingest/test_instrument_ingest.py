@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pyarrow.csv as pacsv
 import pytest
 
@@ -176,3 +177,24 @@ def test_summaries_treat_all_null_columns_as_absent(samples):
                              pa.nulls(table.num_rows, pa.int64()))
     assert summarise_cycles(blank).equals(summarise_cycles(table.drop_columns(["step_count"])))
     assert summarise_cycles(blank)["discharge_capacity_mah"][1].as_py() == pytest.approx(4720.47, abs=0.01)
+
+
+def test_spectrum_voltage_is_the_median_cell_voltage_the_instrument_logged(samples, tmp_path):
+    """EC-Lab logs <Ewe> at every frequency: the spectrum's voltage_v is its median, the same from the .mpr (galvani)
+    and the .mpt (text), and equal to the median of the .mpt's <Ewe>/V column read here with numpy. Vendor files
+    without a voltage column leave it empty."""
+    pytest.importorskip("galvani")
+    mpt = samples / "biologic" / "peis.mpt"
+    lines = mpt.read_bytes().decode("cp1252").splitlines()
+    n_header = int(lines[1].split(":")[1])
+    column = lines[n_header - 1].split("\t").index("<Ewe>/V")
+    expected = float(np.median([float(line.split("\t")[column]) for line in lines[n_header:] if line.strip()]))
+    voltages = {}
+    for name in ("peis.mpr", "peis.mpt"):
+        root = store.init(tmp_path / name)
+        ingest(root, [samples / "biologic" / name], progress=False)
+        voltages[name] = store.query(root, "SELECT voltage_v FROM eis_spectra")["voltage_v"].to_pylist()
+    assert voltages["peis.mpr"] == pytest.approx([expected], abs=1e-6)
+    assert voltages["peis.mpt"] == pytest.approx([expected], abs=1e-9)
+    ingest(store.init(tmp_path / "gamry"), [samples / "eis" / "exampleDataGamry.DTA"], progress=False)
+    assert store.query(tmp_path / "gamry", "SELECT voltage_v FROM eis_spectra")["voltage_v"].to_pylist() == [None]

@@ -19,9 +19,12 @@ if spectra.empty:
 cells = sorted(spectra["cell_id"].unique())
 cell = st.selectbox("cell", cells, key="eis_cell")
 mine = spectra[spectra["cell_id"] == cell]
-label = {r.spectrum_id: (f"{r.original_name} #{r.spectrum_index}" if pd.notna(r.original_name) else r.spectrum_id)
-         + (f" @ {r.voltage_v:.2f} V" if pd.notna(r.voltage_v) else "") for r in mine.itertuples()}
-chosen = st.multiselect("spectra", list(label), default=list(label)[:3], format_func=label.get, key="eis_spectra")
+label = {r.spectrum_id: f"{r.voltage_v:.2f} V (spectrum {r.spectrum_index})" if pd.notna(r.voltage_v) else
+         (f"{r.original_name} #{r.spectrum_index}" if pd.notna(r.original_name) else r.spectrum_id)
+         for r in mine.itertuples()}         # short: the legend truncates; the files are in "fitted parameters"
+ids = list(label)
+spread = list(dict.fromkeys([ids[0], ids[len(ids) // 2], ids[-1]]))      # first, middle and last of the series
+chosen = st.multiselect("spectra", ids, default=spread, format_func=label.get, key="eis_spectra")
 if not chosen:
     st.info("Pick one or more spectra.")
     st.stop()

@@ -1,18 +1,16 @@
 """Models: parity plot with intervals, coverage, feature importance, and the lake version each model saw."""
-from pathlib import Path
-
 import altair as alt
 import streamlit as st
 
 from app.ui import charts, data, hooks
 
-root = data.require_lake()
+data.require_lake()
 st.title("Models")
 models = data.frame("""SELECT model_id, target, estimator, trained_on_version, n_cells, created_at, features_json,
     metrics_json, library_versions_json, artifact_path FROM models ORDER BY created_at DESC, model_id""")
 if models.empty:
-    data.empty("models", "Train one with `cathode train` once the surrogate models land; each model records the "
-               "lake version it saw, its features, cross-validation metrics and interval coverage.")
+    data.empty("models", "Train one with `cathode train`; each model records the lake version it saw, its "
+               "features, cross-validation metrics and interval coverage.")
     st.stop()
 
 version, _ = data.stamp()
@@ -33,26 +31,11 @@ if numbers:
 
 
 
-@st.cache_resource(show_spinner="loading the model…", max_entries=4)
-def artifact(root: str, model_id: str, artifact_path: str):
-    """The trained model object (models.registry.load), or None when it cannot be had."""
-    if not artifact_path or not (Path(root) / artifact_path).is_file():
-        return None
-    from models.registry import load
-    try:
-        return load(Path(root), {"model_id": model_id, "artifact_path": artifact_path})
-    except Exception:  # a missing or incompatible artifact: the page shows what the metrics hold
-        return None
-
-
-model = artifact(str(root), model_id, row["artifact_path"] if isinstance(row["artifact_path"], str) else "")
 scale = metrics.get("scale", "") if isinstance(metrics, dict) else ""
 left, right = st.columns(2)
 with left:
     st.subheader("Parity (cross-validated)")
     parity = hooks.parity_rows(metrics)
-    if parity is None and model is not None:
-        parity = hooks.artifact_parity(model)
     if parity is None:
         st.caption("This model stores no cross-validated predictions in its metrics.")
     else:
@@ -64,14 +47,13 @@ with left:
 with right:
     st.subheader("Feature importance")
     imp = hooks.importance(metrics)
-    if imp is None and model is not None:
-        imp = hooks.artifact_importance(model)
     if imp is None:
         features = hooks.loads(row["features_json"])
         st.caption("No importance stored. Features: " + (", ".join(map(str, features)) if features else "—"))
     else:
         st.altair_chart(alt.Chart(imp).mark_bar().encode(
-            x=alt.X("importance:Q"), y=alt.Y("feature:N", sort="-x", title=None)).properties(height=320),
+            x=alt.X("importance:Q", title="share of the prediction's change when shuffled"),
+            y=alt.Y("feature:N", sort="-x", title=None)).properties(height=320),
             width="stretch")
 with st.expander("library versions"):
     st.json(hooks.loads(row["library_versions_json"]))
