@@ -68,9 +68,11 @@ def write_inputs(folder: Path, n_cells: int, seed: int) -> list[Path]:
     for cell_id, result in _varied(results, TIMESERIES_CELLS):
         table = virtual_lab.timeseries(result, n_cycles=3, seed=seed)
         paths.append(virtual_lab.write_timeseries_csv(table, folder / f"{cell_id}.bdf.csv"))
-    for cell_id, result in _varied(results, MEASURED_CELLS):
-        paths.append(virtual_instruments.write_peis_mpt(result, folder / f"{cell_id}.first-charge-peis.mpt", seed=seed))
-        paths.append(virtual_instruments.write_label_tiff(result, folder / f"{cell_id}.tomography.tif", seed=seed))
+    for i, (cell_id, result) in enumerate(_varied(results, MEASURED_CELLS)):
+        paths.append(virtual_instruments.write_peis_mpt(result, folder / f"{cell_id}.first-charge-peis.mpt",
+                                                        seed=seed + i))
+        paths.append(virtual_instruments.write_label_tiff(result, folder / f"{cell_id}.tomography.tif",
+                                                          seed=seed + i))
     return paths
 
 

@@ -29,8 +29,9 @@ def importance(metrics: dict) -> pd.DataFrame | None:
     return pd.DataFrame({"feature": list(raw), "importance": [float(v) for v in raw.values()]})
 
 
-LABELS = {"rmse": "CV RMSE", "rmse_uncensored": "CV RMSE, uncensored cells", "interval_coverage_90":
-          "90 % interval coverage", "n_censored": "censored cells", "early_cycles": "early cycles used"}
+LABELS = {"rmse": "CV RMSE", "rmse_uncensored": "CV RMSE, uncensored cells", "mae_uncensored":
+          "CV MAE, uncensored cells", "interval_coverage_90": "90 % interval coverage", "n": "cells",
+          "n_censored": "censored cells", "early_cycles": "early cycles used"}
 
 
 def scalar_metrics(metrics: dict) -> dict[str, float]:

@@ -200,11 +200,11 @@ def test_eis_nyquist_and_interface_resistance(page, server, tmp_path):
 def test_microstructure_slice_viewer(page, server, tmp_path):
     from playwright.sync_api import expect
     _open(page, server, "microstructure", "Microstructure")
-    expect(page.get_by_text("slice 16 of 32")).to_be_visible()
+    expect(page.get_by_text("slice 24 of 48")).to_be_visible()
     slider = page.get_by_role("slider").first
     slider.focus()
     slider.press("ArrowRight")
-    expect(page.get_by_text("slice 17 of 32")).to_be_visible()
+    expect(page.get_by_text("slice 25 of 48")).to_be_visible()
     _settled(page)
     expect(page.locator("[data-testid='stImage'] img").first).to_be_visible()
     _shot(page, tmp_path, "microstructure")
