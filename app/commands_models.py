@@ -20,8 +20,11 @@ def add_commands(command) -> None:
                    help=f"also train the early-life model on the first N cycles (default {DEFAULT_N}; 0: no)")
     p.add_argument("--estimator", choices=("gp", "gbt"), action="append", help="restrict the candidates")
     p.add_argument("--no-physics", action="store_true", help="recipe and microstructure features only")
-    p = command("predict", cmd_predict, "predict a target for the recipes of a cells.csv-shaped file")
-    p.add_argument("file", type=Path, metavar="FILE")
+    p = command("predict", cmd_predict, "predict a target for the recipes of a cells.csv-shaped file, or (--under-"
+                "test) the cycle life of the lake's running cells from their first cycles")
+    p.add_argument("file", type=Path, metavar="FILE", nargs="?")
+    p.add_argument("--under-test", action="store_true", help="cells of the lake still above 80 %% retention: "
+                   "cycles to 80 %% from their first N cycles (the early-life model)")
     p.add_argument("--target", default="cycles_to_80", help="target to predict (default cycles_to_80)")
     p.add_argument("--level", type=float, default=0.9, help="prediction interval level (default 0.9)")
     p.add_argument("--model", metavar="MODEL_ID", help="a registered model (default: the newest for the target)")
@@ -47,6 +50,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    if args.under_test == (args.file is not None):
+        print("error: give either a cells.csv-shaped FILE or --under-test.", file=sys.stderr)
+        return 2
+    if args.under_test:
+        frame, row = registry.predict_under_test(args.lake, args.level, args.model)
+        if args.out:
+            frame.write_csv(args.out)
+            print(f"{frame.height} cells with cycles_to_80_pred/_lo/_hi written to {args.out}")
+        else:
+            write_rows(frame.to_arrow(), "table", sys.stdout)
+        print(f"early-life model {row['model_id']} (first {registry.load(args.lake, row).early_cycles_} cycles, "
+              f"lake version {row['trained_on_version']}), {args.level:.0%} intervals, floored at the cycles tested; "
+              f"{int(frame['beyond_measured_life'].sum())} cells reach past the longest life measured in training "
+              "(beyond_measured_life = true: no cell in the lake has died that late yet, so treat those as guesses)")
+        return 0
     frame, row = registry.predict(args.lake, args.file, args.target, args.level, args.model)
     flagged = registry.extrapolated(frame)
     if args.out:

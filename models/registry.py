@@ -266,17 +266,50 @@ def predict(root: Path, path: Path, target_name: str = "cycles_to_80", level: fl
     target(target_name)
     frame = read_recipes(path)
     if model_id:
-        rows = store.query(root, "SELECT * FROM models WHERE model_id = ?", [model_id]).to_pylist()
-        if not rows:
-            raise InputError("no such model.", column="model_id", expected="a model_id from the models table",
-                             found=model_id)
-        row = rows[0]
+        row = _model_row(root, model_id)
     else:
         row = latest(root, target_name)
         if row is None:
             raise InputError(f"no model for '{target_name}' in the lake. Train one first: "
                              f"`cathode train --target {target_name}`.", column="target", found=target_name)
     return predict_frame(load(root, row), frame, level), row
+
+
+def predict_under_test(root: Path, level: float = 0.9, model_id: str | None = None) -> tuple[pl.DataFrame, dict]:
+    """Cycle life of the lake's cells still above 80 % retention, from their first N cycles (the newest early-life
+    model, or the given one): cell_id, cycles_tested, last_retention_frac, cycles_to_80_pred/_lo/_hi. A cell is
+    known to last at least as long as it has been tested, so the prediction and its lower bound start there.
+    `beyond_measured_life`: the interval reaches past the longest life any training cell was measured to have — the
+    model has seen no cell die that late, so there the interval is a guess, not a calibrated statement."""
+    row = _model_row(root, model_id) if model_id else latest(root, "cycles_to_80", "early_life")
+    if row is None or row["estimator"] != "early_life":
+        raise InputError("no early-life model in the lake. Train one: `cathode train` (it needs cells tested past "
+                         f"cycle {DEFAULT_N} above 80 % retention).", column="model", found=model_id or "none")
+    model = load(root, row)
+    n = model.early_cycles_
+    frame = _complete_recipes(cell_frame(root)).join(early_features(cycles_frame(root), n), on="cell_id")
+    frame = frame.filter(pl.col("censored_80") & (pl.col("cycles_tested") >= n))
+    if frame.height == 0:
+        raise InputError(f"no cell is under test past cycle {n} and still above 80 % retention.",
+                         column="cycles", expected=f"cells with >= {n} cycles, retention >= 0.8", found=0)
+    out = predict_frame(model, frame, level)
+    tested = pl.col("cycles_tested").cast(pl.Float64)
+    uncensored = model.oof_["y"][~model.oof_["censored"]]
+    longest = float(from_model_scale(model.target_, np.array([uncensored.max()]))[0]) if uncensored.size else 0.0
+    return out.select("cell_id", "process", "cycles_tested", "last_retention_frac",
+                      pl.max_horizontal("cycles_to_80_pred", tested).alias("cycles_to_80_pred"),
+                      pl.max_horizontal("cycles_to_80_lo", tested).alias("cycles_to_80_lo"),
+                      pl.max_horizontal("cycles_to_80_hi", tested).alias("cycles_to_80_hi"),
+                      "extrapolation", (pl.max_horizontal("cycles_to_80_hi", tested) > longest)
+                      .alias("beyond_measured_life")).sort("cell_id"), row
+
+
+def _model_row(root: Path, model_id: str) -> dict:
+    rows = store.query(root, "SELECT * FROM models WHERE model_id = ?", [model_id]).to_pylist()
+    if not rows:
+        raise InputError("no such model.", column="model_id", expected="a model_id from the models table",
+                         found=model_id)
+    return rows[0]
 
 
 def extrapolated(frame: pl.DataFrame) -> int:

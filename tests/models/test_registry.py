@@ -119,3 +119,33 @@ def test_a_failed_training_commit_leaves_the_lake_unchanged(cli, demo):
     assert code == 1 and "cannot write the model file" in err and "nothing was committed" in err
     assert lake_state(demo) == before
     assert store.query(demo, "SELECT count(*) AS n FROM models")["n"][0].as_py() == 0
+
+
+def test_predict_under_test_from_the_first_cycles(cli, demo, tmp_path):
+    """The lab's running cells: cycle life from their first 50 cycles, never below what they have already done, and
+    flagged where they outlive every cell the model saw die (the demo tests 300 cycles; its longest lives end there)."""
+    code, _, err = cli("--lake", demo, "train", "--target", "cycles_to_80", "--estimator", "gp")
+    assert code == 0, err
+    out_csv = tmp_path / "running.csv"
+    code, out, err = cli("--lake", demo, "predict", "--under-test", "--out", out_csv)
+    assert code == 0, err
+    preds = pl.read_csv(out_csv)
+    running = store.query(demo, "SELECT cell_id FROM cell_life WHERE censored_80 AND cycles_tested >= 50 "
+                                "ORDER BY cell_id")["cell_id"].to_pylist()
+    assert preds["cell_id"].to_list() == running and len(running) >= 3
+    assert (preds["cycles_to_80_lo"] >= preds["cycles_tested"]).all()
+    assert ((preds["cycles_to_80_lo"] <= preds["cycles_to_80_pred"])
+            & (preds["cycles_to_80_pred"] <= preds["cycles_to_80_hi"])).all()
+    longest = store.query(demo, "SELECT max(cycles_to_80) AS n FROM cell_life WHERE NOT censored_80")["n"][0]
+    assert preds["beyond_measured_life"].to_list() == (preds["cycles_to_80_hi"] > longest.as_py()).to_list()
+    assert f"{preds['beyond_measured_life'].sum()} cells reach past the longest life" in out
+    code, _, err = cli("--lake", demo, "predict", "--under-test", tmp_path / "x.csv")
+    assert code == 2 and "either a cells.csv-shaped FILE or --under-test" in err
+
+
+def test_predict_under_test_without_an_early_life_model(cli, demo):
+    cli("--lake", demo, "train", "--target", "cycles_to_80", "--early", "0", "--estimator", "gp")
+    before = lake_state(demo)
+    code, _, err = cli("--lake", demo, "predict", "--under-test")
+    assert code == 1 and "no early-life model in the lake" in err
+    assert lake_state(demo) == before
