@@ -99,14 +99,3 @@ def cell_picker(label: str, options: list[str], default: list[str], key: str, ma
     chosen = st.multiselect(label, options, default=[c for c in st.session_state[keep] if c in options], key=key)
     st.session_state[keep] = chosen
     return chosen
-
-
-def relations() -> set[str]:
-    """Names of the lake's tables and views (the schema grows as the other parts land)."""
-    names = frame("SELECT table_name AS name FROM duckdb_tables() WHERE NOT internal "
-                  "UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal")
-    return set(names["name"])
-
-
-def has(*names: str) -> bool:
-    return set(names) <= relations()

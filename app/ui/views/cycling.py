@@ -70,11 +70,10 @@ with right:
         st.caption("The shaded 3.7–3.9 V band is where the seed paper sees an extra first-charge plateau: PEO "
                    "oxidising at poorly contacted NCM particles (cold-calendered cells; absent after in-situ "
                    "polymerisation).")
-if data.has("first_charge"):             # the analytics' plateau test, when `cathode derive` has run
-    flags = data.frame("""SELECT cell_id, first_charge_plateau, plateau_voltage_v, plateau_extra_capacity_mah_g
-        FROM first_charge WHERE cell_id IN (SELECT unnest(?)) ORDER BY cell_id""", [ts_cells])
-    if not flags.empty:
-        st.caption("First-charge plateau (`first_charge`): " + ", ".join(
-            f"{r.cell_id} {'**yes**' if r.first_charge_plateau else 'no'}"
-            + (f" ({r.plateau_voltage_v:.2f} V)" if r.first_charge_plateau and pd.notna(r.plateau_voltage_v) else "")
-            for r in flags.itertuples()))
+flags = data.frame("""SELECT cell_id, first_charge_plateau, plateau_voltage_v, plateau_extra_capacity_mah_g
+    FROM first_charge WHERE cell_id IN (SELECT unnest(?)) ORDER BY cell_id""", [ts_cells])   # `cathode derive`
+if not flags.empty:
+    st.caption("First-charge plateau (`first_charge`): " + ", ".join(
+        f"{r.cell_id} {'**yes**' if r.first_charge_plateau else 'no'}"
+        + (f" ({r.plateau_voltage_v:.2f} V)" if r.first_charge_plateau and pd.notna(r.plateau_voltage_v) else "")
+        for r in flags.itertuples()))

@@ -50,18 +50,11 @@ else:
         st.dataframe(fits, hide_index=True, width="stretch")
 
 st.subheader("Interfacial resistance versus voltage")
-r_int = pd.DataFrame()
-if data.has("eis_results"):            # the analytics' per-spectrum results (r_interface_ohm vs voltage_v)
-    r_int = data.frame("""SELECT cell_id, voltage_v, r_interface_ohm AS r_interface, 'ohm' AS unit FROM eis_results
-        WHERE r_interface_ohm IS NOT NULL AND voltage_v IS NOT NULL ORDER BY cell_id, voltage_v""")
-if r_int.empty:                         # else the fit parameter named (or with the role) r_interface
-    role = "f.role" if "role" in data.frame("SELECT * FROM eis_fits LIMIT 0").columns else "f.parameter"
-    r_int = data.frame(f"""SELECT s.cell_id, s.voltage_v, f.value AS r_interface, f.unit FROM eis_fits f
-        JOIN eis_spectra s USING (spectrum_id) WHERE (lower({role}) LIKE '%interface%'
-        OR lower(f.parameter) LIKE '%interface%') AND s.voltage_v IS NOT NULL ORDER BY s.cell_id, s.voltage_v""")
+r_int = data.frame("""SELECT cell_id, voltage_v, r_interface_ohm AS r_interface, 'ohm' AS unit FROM eis_results
+    WHERE r_interface_ohm IS NOT NULL AND voltage_v IS NOT NULL ORDER BY cell_id, voltage_v""")
 if r_int.empty:
-    st.caption("Needs fits with an interface resistance for spectra taken at known voltages (in-situ EIS during "
-               "charge, the seed's Fig. 3f).")
+    st.caption("Needs circuit fits (`cathode derive`) of spectra taken at known voltages (in-situ EIS during "
+               "charge, the seed's Fig. 3f; EC-Lab files log the voltage).")
 else:
     st.altair_chart(alt.Chart(r_int).mark_line(point=True).encode(
         x=alt.X("voltage_v:Q", title="voltage (V)", scale=alt.Scale(zero=False)),

@@ -60,8 +60,8 @@ def contacts(path: str, sha: str, labels_json: str) -> np.ndarray:
 
 st.subheader("Per-particle contact with the binder")
 stored = data.frame("""SELECT contact_frac FROM particle_contacts WHERE source_sha256 = ? AND NOT touches_boundary
-    AND contact_frac IS NOT NULL""", [row["source_sha256"]]) if data.has("particle_contacts") else None
-if stored is not None and not stored.empty:
+    AND contact_frac IS NOT NULL""", [row["source_sha256"]])
+if not stored.empty:
     fractions, how = stored["contact_frac"].to_numpy(), "particles inside the box (the lake's particle_contacts)"
 elif readable:
     fractions = contacts(str(path), row["source_sha256"], json.dumps(labels, sort_keys=True))
