@@ -1,8 +1,8 @@
 """`python bench/app.py`: render time of every page of the Streamlit app on a lake of 1,000 virtual-lab cells.
 
-The lake: a 1,000-cell campaign written as lab templates by the virtual lab and ingested through the same path as a
-lab's files, BDF time series of 8 of its cells, plus the app tests' extras (a tomography label stack, EIS spectra with
-fits, a model and proposals) so no page is measured on its empty state. Each page is rendered with
+The lake: `cathode demo` with a 1,000-cell virtual-lab campaign (lab templates, BDF time series, in-situ EIS and
+tomography stacks through the ingest path, the derived analyses, trained models and a batch of proposals), so no
+page is measured on its empty state. Each page is rendered with
 `streamlit.testing.v1.AppTest` (the whole script run: queries, dataframes, charts) — first visit with empty caches
 ("cold") and a rerun ("warm"). Goal: every page ≤ 2 s. Writes bench/results/app.json (its "table" rows join the
 README's Benchmarks table; `--readme` rewrites that table through bench/harness.py).
@@ -24,36 +24,15 @@ GOAL_S = 2.0
 
 
 def build_lake(root: Path, n_cells: int, seed: int = 11) -> dict:
-    """The benchmark lake (reused when it is already there with the same size)."""
-    from ingest.pipeline import ingest
+    """The benchmark lake: `cathode demo` at n_cells (reused when it is already there with that many)."""
+    from app.demo import build_demo, demo_loop
     from lake import store
-    from optimizer import virtual_lab
-    from tests.app import test_ui_lake as extras
 
     if store.exists(root) and store.query(root, "SELECT count(*) AS n FROM cells")["n"][0].as_py() >= n_cells:
         return {"built_s": 0.0, "reused": True}
     started = time.perf_counter()
-    store.init(root)
-    folder = root.parent / "inputs"
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = list(virtual_lab.write_templates(folder, n_cells, seed))
-    results = dict(virtual_lab.campaign_results(n_cells, seed))
-    for cell_id in list(results)[:: max(1, n_cells // 8)][:8]:
-        table = virtual_lab.timeseries(results[cell_id], n_cycles=3, seed=seed)
-        paths.append(virtual_lab.write_timeseries_csv(table, folder / f"{cell_id}.bdf.csv"))
-    outcomes = ingest(root, paths, progress=False)
-    assert all(o.status == "ingested" for o in outcomes), [o.reason for o in outcomes if o.reason]
-    volume = extras.label_volume(root.parent / "electrode_labels.tiff", edge=64)
-    ingest(root, [volume], cell_id=extras.EIS_CELL, progress=False)
-    spectra, points, fits = extras.eis_tables()
-    import pyarrow as pa
-    with store.writer(root, "bench") as w:
-        w.insert("eis_spectra", spectra)
-        w.stage_bulk("eis_points", points, "synthetic", extras.EIS_CELL)
-        extras._insert_derived(w, "eis_fits", fits, "spectrum_id", "eis")
-        w.insert("models", pa.Table.from_pylist([extras.model_row(w.version - 1)]))
-        extras._insert_proposals(w, extras.proposal_rows())
-        w.summary = "app benchmark extras"
+    build_demo(root, n_cells=n_cells, seed=seed)
+    demo_loop(root, seed=seed)
     return {"built_s": round(time.perf_counter() - started, 2), "reused": False}
 
 
