@@ -4,8 +4,9 @@ Objective `delivered_capacity:300` (areal capacity x retention at cycle 300) wit
 4.2 V and 0.1 C (the virtual-lab spec: left free, every optimum runs to 4.0 V and the slowest rate). Each campaign
 starts from the seed paper's four cells (made in the lab, noise included) and runs `--rounds` batches of
 `--batch`. Methods, same budget and seeds:
-- model: GP surrogates (physics features) + half greedy / half expected-improvement batches (kriging believer);
-  its recommendation after each round is the measured recipe with the best posterior mean (as `cathode best`).
+- model: GP surrogates (physics features) of areal capacity and the loss at cycle 300, expected improvement in a
+  trust region around the best recipes, kriging-believer batches; its recommendation after each round is the
+  measured recipe with the best posterior mean (as `cathode best`).
 - random, lhs: uniform and Latin-hypercube recipes; their recommendation is the best *true* value among the
   recipes they tried (an oracle no lab has: it flatters the baselines).
 Regret = true optimum - true value of the recommendation (noise-free lab). The true optimum comes from differential
@@ -145,11 +146,12 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--results", type=Path, default=None, help="folder for the JSON and plot "
                         "(default bench/results)")
+    parser.add_argument("--name", default=None, help="result file name (default optimizer, or optimizer-quick)")
     parser.add_argument("--quick", action="store_true", help="2 seeds x 2 rounds, small Monte Carlo, no plot")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.rounds, args.random_draws = 2, 2, 2000
-    name = "optimizer-quick" if args.quick else "optimizer"
+    name = args.name or ("optimizer-quick" if args.quick else "optimizer")
     started, machine = time.perf_counter(), harness.machine()
     optimum, argmax = true_optimum(quick=args.quick)
     seed_cells = {k: true_value(asdict(r)) for k, r in seed_recipes().items()}

@@ -4,8 +4,10 @@ One canonical frame ("cell frame") carries a cell's recipe, its measured microst
 read from the lake in SQL (`cell_frame`) or built by any lab function with the same columns (the virtual-lab
 benchmark does so). `Featurizer` turns it into the model matrix: the recipe, the measured microstructure (imputed
 from the recipe by a model of its own where it is missing, and flagged), and features from the seed's mechanism
-(An et al. 2023: poor NCM/binder contact -> asynchronous charging -> electrolyte oxidation):
-the asynchrony proxy (1 - a)/a * sqrt(C/0.1), the areal current proxy loading x C-rate, 1000/T (Arrhenius).
+(An et al. 2023: poor NCM/binder contact -> asynchronous charging -> electrolyte oxidation). Life is a product
+of rates, so they enter on a log scale: log10 of the asynchrony proxy (1 - a)/a * sqrt(C/0.1), log10 ECA content
+(the first wt % of additive does the most; a linear ECA axis hides that corner), the areal current proxy
+loading x C-rate, 1000/T (Arrhenius), and the distance from the seed's 5 % ECA.
 """
 from __future__ import annotations
 
@@ -31,9 +33,12 @@ MIN_CELLS = 8
 # Mechanism features. The seed found 5 wt % ECA best (binder conductivity and oxidative stability peak there);
 # the over-densification onset 0.6 comes from the virtual-lab spec's cracking term, so that one feature is partly
 # tuned to the simulator (bench/surrogate.py reports the model with and without the physics features).
+# Log floors keep zero ECA and full contact (a = 1) finite: ECA 0.5 wt % (a tenth of the seed's 5 %), asynchrony
+# 0.01 ((1 - a)/a at a = 0.99).
 PHYSICS = ("inv_temperature_1000_k", "log10_c_rate", "loading_x_c_rate", "loading2_x_c_rate", "eca_from_optimum",
-           "over_densification")
+           "log10_eca", "over_densification")
 SEED_ECA, CRACK_ONSET = 0.05, 0.6
+ECA_FLOOR, ASYNCHRONY_FLOOR = 0.005, 0.01
 
 
 @dataclass(frozen=True)
@@ -231,7 +236,7 @@ class Featurizer(BaseEstimator):
         if self.physics:
             names = [n for n in names if n not in ("temperature_c", "c_rate", "porosity_frac")] + list(PHYSICS)
             if "active_area_frac" in self.imputer_.available_:
-                names += ["asynchrony"]
+                names += ["log10_asynchrony"]
         self.feature_names_ = names
         x, _ = self.transform(frame)
         self.lo_, self.hi_ = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
@@ -250,9 +255,10 @@ class Featurizer(BaseEstimator):
         cols["loading_x_c_rate"] = cols["loading_mg_cm2"] * c
         cols["loading2_x_c_rate"] = cols["loading_mg_cm2"] ** 2 * c / 100.0
         cols["eca_from_optimum"] = np.abs(cols["eca_wt_frac"] - SEED_ECA)
+        cols["log10_eca"] = np.log10(np.maximum(cols["eca_wt_frac"], 0.0) + ECA_FLOOR)
         cols["over_densification"] = np.maximum(0.0, cols["densification_frac"] - CRACK_ONSET) ** 2
         a = np.clip(cols["active_area_frac"], 0.02, 1.0)
-        cols["asynchrony"] = (1 - a) / a * np.sqrt(c / 0.1)
+        cols["log10_asynchrony"] = np.log10((1 - a) / a * np.sqrt(c / 0.1) + ASYNCHRONY_FLOOR)
         return np.column_stack([cols[n] for n in self.feature_names_]), imputed
 
     def extrapolation(self, frame: pl.DataFrame) -> np.ndarray:

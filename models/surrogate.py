@@ -4,8 +4,8 @@ Censoring: a censored cell (its test ended above the threshold) is a lower bound
 `CensoredRegressor` fits its base model, replaces each censored target by E[y | y > c] under the model's own
 predictive normal (the Buckley-James / EM step of a Tobit likelihood), refits, and repeats until the imputed
 values settle. For a GP the predictive is the exact leave-one-out one: otherwise a nearly noise-free GP would
-interpolate each censored cell's own imputed value and confirm any guess above its bound. A censored cell whose bound the model already clears barely moves; one it undershoots pulls the
-model up.
+interpolate each censored cell's own imputed value and confirm any guess above its bound. A censored cell whose
+bound the model already clears barely moves; one it undershoots pulls the model up.
 
 Intervals: `Surrogate` wraps the selected estimator in CV+ (Barber et al. 2021): K fold models, each cell's
 out-of-fold score |y - mu_-k(x)| / sd_-k(x) (normalised by the GP's own predictive sd, so intervals widen where

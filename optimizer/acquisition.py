@@ -1,17 +1,21 @@
-"""Choosing the next batch: GP surrogates per target, Monte-Carlo expected improvement, kriging-believer batches.
+"""Choosing the next batch: GP surrogates per target, Monte-Carlo expected improvement in a trust region,
+kriging-believer batches.
 
-Half of a batch (at least one slot) exploits: the recipe with the best posterior mean, then — having believed it —
-the next best elsewhere; the other half explores by expected improvement. (On the virtual-lab benchmark, recommending
-among measured recipes, the exploit half cut the experiments needed to come within 5 % of the optimum; pure EI
-spent too much of a 24-cell budget away from the optimum.)
-For each slot of a batch: draw candidates (uniform over the space plus local moves around the best measured and
-best candidate recipes), score each by expected improvement of the objective over the best *posterior mean* among
-measured recipes (samples of every target's latent GP pushed through the objective, so composite objectives such
-as areal capacity x retention are handled exactly), refine around the top candidates, keep the best, then condition
-the GPs on it at its predicted mean (kriging believer, a constant-liar variant): the next slot sees that region as
-already explored and goes elsewhere, which makes the batch diverse. Recipes already pending (asked, not yet told,
-e.g. by another worker) are believed the same way first. Two or more objectives: each slot scalarises them with
-random Chebyshev weights (ParEGO), so a batch spreads along the Pareto front.
+Every slot of a batch maximises expected improvement of the objective over the best *posterior mean* among measured
+recipes (samples of every target's latent GP pushed through the objective, so composite objectives such as areal
+capacity x retention are handled exactly), over candidates drawn in a trust region: Gaussian moves (sd
+TRUST_REGION of each range) around the TRUST_CENTRES measured recipes with the best posterior mean, same process;
+the best candidates are then refined by smaller moves. After each slot the GPs are conditioned on the chosen
+recipe at its predicted mean (kriging believer, a constant-liar variant): the next slot sees that region as
+explored and goes elsewhere, which makes the batch diverse. Recipes already pending (asked, not yet told, e.g. by
+another worker) are believed the same way first. Two or more objectives: each slot scalarises them with random
+Chebyshev weights (ParEGO), so a batch spreads along the Pareto front.
+Why a trust region (issue 6, delivered_capacity:300 on the virtual lab): with candidates drawn over the whole space,
+EI spent about half of each batch on far corners (30 mg/cm2, no ECA, fully densified) where the posterior is wide
+and the areal capacity large, and the slots that maximised the posterior mean ("greedy", half of each batch) kept
+remaking the region the model already believed best; within a trust region around the best recipes and no greedy
+slots, 18 of 20 seeds came within 5 % of the optimum by 48 experiments instead of 11. The
+``greedy`` argument still makes the first slots maximise the posterior mean (over the whole space) instead.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from models.features import RECIPE, target
 from models.surrogate import Surrogate
-from optimizer.objectives import Objective, targets_of
+from optimizer.objectives import Objective, targets_of, with_extrapolated_loss
 from optimizer.space import Space
 
 MIN_OBSERVATIONS = 4        # below this a model is not worth asking: the batch is space-filling
@@ -31,6 +35,8 @@ N_SAMPLES = 96
 MEASURED = False            # campaigns use recipe-imputed microstructure (a proposal has no measurement yet)
 PHYSICS = True
 EXPLOIT_RISK = 0.0          # greedy slots maximise mean - EXPLOIT_RISK * sd
+TRUST_REGION = 0.10         # sd of the candidates' moves around the centres, as a fraction of each range
+TRUST_CENTRES = 3           # measured recipes with the best posterior mean the candidates are drawn around
 
 
 @dataclass
@@ -49,6 +55,7 @@ def recipe_frame(recipes: list[dict]) -> pl.DataFrame:
 def fit_surrogates(frame: pl.DataFrame, targets, previous: dict | None = None, seed: int = 0) -> dict:
     """One GP surrogate per target (jackknife+ intervals), warm-started from ``previous`` hyperparameters."""
     out = {}
+    frame = with_extrapolated_loss(frame, targets)
     for name in targets:
         prev = (previous or {}).get(name)
         theta0 = None
@@ -113,7 +120,7 @@ def _score(values: np.ndarray, weights: np.ndarray | None, ref: tuple[np.ndarray
 
 
 def suggest(frame: pl.DataFrame, space: Space, objectives: list[Objective], n: int, *,
-            rng: np.random.Generator, pending: list[dict] = (), replicates: int = 0, greedy: int | None = None,
+            rng: np.random.Generator, pending: list[dict] = (), replicates: int = 0, greedy: int = 0,
             surrogates: dict | None = None, n_candidates: int = 1024) -> tuple[list[Suggestion], dict]:
     """``n`` recipes to make next, given the measured cells in ``frame``; returns them and the surrogates used."""
     observed = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
@@ -121,7 +128,6 @@ def suggest(frame: pl.DataFrame, space: Space, objectives: list[Objective], n: i
         if observed.height < MIN_OBSERVATIONS:
             return [Suggestion(p, "space_filling") for p in space.latin_hypercube(n, rng)], {}
         surrogates = fit_surrogates(observed, targets_of(objectives))
-    greedy = max(1, n // 2) if greedy is None else greedy
     with threadpool_limits(1, "blas"):
         return _batch(observed, space, objectives, n, rng, list(pending), replicates, greedy, surrogates,
                       n_candidates), surrogates
@@ -148,8 +154,11 @@ def _batch(observed, space, objectives, n, rng, pending, replicates, greedy, sur
         exploit = len(chosen) < greedy
         crit = (lambda c: _mean_score(post, objectives, c, eps, weights, ref, EXPLOIT_RISK)) if exploit else \
             (lambda c: _ei(post, objectives, c, eps, weights, ref, best_obs))
-        cands = pl.concat([space.random_frame(n_candidates, rng),
-                           _local(space, recipe_frame(top + chosen[-2:]), rng, 96, 0.08)])
+        if exploit or not top:          # no measured recipe inside the space: nothing to centre a region on
+            cands = pl.concat([space.random_frame(n_candidates, rng),
+                               _local(space, recipe_frame(top + chosen[-2:]), rng, 96, 0.08)])
+        else:
+            cands = _local(space, recipe_frame(top[:TRUST_CENTRES]), rng, 300, TRUST_REGION)
         acq = crit(cands)
         refine = _local(space, cands[np.argsort(-acq)[:4]], rng, 48, 0.02)
         cands, acq = pl.concat([cands, refine]), np.r_[acq, crit(refine)]

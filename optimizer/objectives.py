@@ -3,9 +3,12 @@
 - `cycle_life`: cycles to 80 % retention (a censored cell is a lower bound); searched on log10.
 - `areal_capacity`: initial areal capacity, mAh/cm2.
 - `delivered_capacity:N`: areal capacity x retention at cycle N, mAh/cm2 — one figure joining loading and life.
-  Retention at N is not modelled directly (near the end of life it jumps with every noisy cell); it is read off
-  the fade curve through the modelled cycles to 80, 70 and 50 % (damage 0.2, 0.3, 0.5), interpolated as a power
-  law of cycle number between them and extended with the last slope — smooth, low-noise targets on log10.
+  Modelled as its two parts, log10 areal capacity and the capacity lost by cycle N on log10 (`retention_N`: what
+  the lab measured at N, a lower bound on the loss where the test ended earlier), then multiplied. A cell that
+  died before N (fell below 50 %) is not a bare "loss >= 100 %": its loss is extrapolated past 100 % along its own
+  fade (a power law of cycle number through its 80 % and 50 % anchors), so an early death ranks below a late one.
+  (Reading retention at N off the cycles-to-80/70/50 % anchors instead was biased low near the optimum: there the
+  50 % anchor lies beyond a test of N cycles, so it is censored at N and the curve read through it says ~50 %.)
 - default (`pareto`): the two-objective front of cycle life and areal capacity.
 """
 from __future__ import annotations
@@ -20,8 +23,6 @@ from models.features import from_model_scale, target
 
 NAMES = ("cycle_life", "areal_capacity", "delivered_capacity:N", "pareto")
 PARETO = ("cycle_life", "areal_capacity")
-LIFE_TARGETS = ("cycles_to_80", "cycles_to_70", "cycles_to_50")
-DAMAGE = np.log([0.2, 0.3, 0.5])          # capacity lost at the three anchors
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class Objective:
         areal = from_model_scale(target("initial_areal_capacity"), samples["initial_areal_capacity"])
         if self.name == "areal_capacity":
             return areal
-        return areal * retention_at(self.n_cycles, *(samples[t] for t in LIFE_TARGETS))
+        at_n = f"retention_{self.n_cycles}"
+        return areal * from_model_scale(target(at_n), samples[at_n])
 
     def search_scale(self, values: np.ndarray) -> np.ndarray:
         return np.log10(np.maximum(values, 1e-9)) if self.log else values
@@ -62,20 +64,6 @@ class Objective:
         return areal * np.where(bound, col("last_retention_frac"), at_n), bound & np.isfinite(areal)
 
 
-def retention_at(n: int, log_l80, log_l70, log_l50) -> np.ndarray:
-    """Retention at cycle n from log10 cycles to 80, 70 and 50 %: log(damage) linear in log(cycle) between the
-    anchors (kept in order), the last slope beyond them; 0 once the damage reaches 1."""
-    l80 = np.asarray(log_l80, float) * np.log(10)
-    l70 = np.maximum(np.asarray(log_l70, float) * np.log(10), l80 + 1e-3)
-    l50 = np.maximum(np.asarray(log_l50, float) * np.log(10), l70 + 1e-3)
-    x = np.log(n)
-    early = DAMAGE[0] + (DAMAGE[1] - DAMAGE[0]) / (l70 - l80) * (x - l80)
-    late = DAMAGE[1] + (DAMAGE[2] - DAMAGE[1]) / (l50 - l70) * (x - l70)
-    with np.errstate(over="ignore"):
-        damage = np.exp(np.where(x <= l70, early, late))
-    return np.clip(1.0 - damage, 0.0, 1.0)
-
-
 def parse(text: str | None) -> list[Objective]:
     """`cycle_life`, `areal_capacity`, `delivered_capacity:N`, a comma list of them, or None / `pareto`."""
     names = list(PARETO) if text in (None, "", "pareto") else [t.strip() for t in text.split(",") if t.strip()]
@@ -87,13 +75,34 @@ def parse(text: str | None) -> list[Objective]:
             out.append(Objective(name, ("initial_areal_capacity",), "mAh/cm2"))
         elif name.startswith("delivered_capacity:") and name.split(":", 1)[1].isdigit() \
                 and int(name.split(":", 1)[1]) >= 1:
-            out.append(Objective(name, ("initial_areal_capacity",) + LIFE_TARGETS, "mAh/cm2"))
+            out.append(Objective(name, ("initial_areal_capacity", f"retention_{name.split(':', 1)[1]}"), "mAh/cm2"))
         else:
             raise InputError("unknown objective.", column="objective",
                              expected="one of " + ", ".join(NAMES) + " (N a cycle number, e.g. 300)", found=name)
     if len({o.name for o in out}) != len(out):
         raise InputError("an objective is named twice.", column="objective", found=text)
     return out
+
+
+def with_extrapolated_loss(frame: pl.DataFrame, targets) -> pl.DataFrame:
+    """For each `retention_N` target: a cell whose test ended before cycle N after falling below 50 % gets the
+    retention its own fade extrapolates to at N (negative past total loss: log10 of the loss then keeps growing the
+    earlier the cell died). Damage is a power law of cycle number through its 80 % and 50 % anchors."""
+    needed = ("cycles_tested", "cycles_to_80", "cycles_to_50", "censored_50")
+    if not all(c in frame.columns for c in needed):
+        return frame
+    for name in targets:
+        if not name.startswith("retention_"):
+            continue
+        n = int(name.split("_")[1])
+        died = (pl.col("cycles_tested") < n) & pl.col("censored_50").not_() & pl.col("cycles_to_50").is_not_null()
+        c80 = pl.col("cycles_to_80").cast(pl.Float64).clip(1.0)
+        c50 = pl.max_horizontal(pl.col("cycles_to_50").cast(pl.Float64), c80 + 1.0)
+        slope = (np.log10(0.5 / 0.2) / (c50.log10() - c80.log10())).clip(0.5, 10.0)
+        log_loss = (np.log10(0.5) + slope * (np.log10(n) - c50.log10())).clip(0.0, None)
+        measured = pl.col(name) if name in frame.columns else pl.lit(None, pl.Float64)
+        frame = frame.with_columns(pl.when(died).then(1.0 - 10.0 ** log_loss).otherwise(measured).alias(name))
+    return frame
 
 
 def targets_of(objectives: list[Objective]) -> tuple[str, ...]:

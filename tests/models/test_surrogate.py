@@ -22,13 +22,34 @@ def _data(n=40, seed=0):
     return X, 2 * X[:, 0] + np.sin(4 * X[:, 1]) + 0.05 * rng.standard_normal(n)
 
 
-def test_gp_gradient_is_exact():
+@pytest.mark.parametrize("linear", [False, True])
+def test_gp_gradient_is_exact(linear):
     X, y = _data()
     Xs, ys = (X - X.mean(0)) / X.std(0), (y - y.mean()) / y.std()
-    theta = np.random.default_rng(1).normal(0, 0.5, X.shape[1] + 2)
-    err = check_grad(lambda t: MaternGP._objective(t, Xs, ys)[0], lambda t: MaternGP._objective(t, Xs, ys)[1],
-                     theta)
+    theta = np.random.default_rng(1).normal(0, 0.5, X.shape[1] + 2 + linear)
+    err = check_grad(lambda t: MaternGP._objective(t, Xs, ys, linear)[0],
+                     lambda t: MaternGP._objective(t, Xs, ys, linear)[1], theta)
     assert err < 1e-4
+
+
+def test_gp_linear_kernel_carries_a_trend_beyond_the_data():
+    """y = 2 x on [0, 1]: at x = 2 the linear kernel continues the trend; a Matern alone falls back to the mean."""
+    rng = np.random.default_rng(4)
+    X = rng.random((30, 2))
+    y = 2 * X[:, 0] + 0.02 * rng.standard_normal(30)
+    far = np.array([[2.0, 0.5]])
+    assert MaternGP(linear=True).fit(X, y).predict(far)[0] == pytest.approx(4.0, abs=0.25)
+    assert MaternGP(linear=False).fit(X, y).predict(far)[0] < 3.0
+
+
+def test_gp_ignores_hyperparameters_of_another_feature_count():
+    """theta0 from a fit that saw fewer active features (a constant column in a subset) is not applied to the
+    wrong length scales: the GP fits afresh, even when asked to hold hyperparameters fixed."""
+    X, y = _data(30)
+    theta_small = MaternGP().fit(X[:, :2], y).theta_
+    gp = MaternGP(theta0=theta_small, max_iter=0).fit(X, y)
+    assert len(gp.theta_) == X.shape[1] + 3 and len(gp.ls_) == X.shape[1]
+    assert np.abs(gp.predict(X) - y).mean() < 0.1
 
 
 def test_gp_leave_one_out_equals_refitting_without_the_point():
@@ -65,6 +86,14 @@ def test_censored_cells_are_lower_bounds_not_failures():
     assert err_aware < 0.85 * err_naive
     assert np.mean(aware.predict(X[cens]) >= cut) > 0.8 > np.mean(naive.predict(X[cens]) >= cut)
     assert truncated_mean(np.array([0.0]), np.array([1.0]), np.array([10.0]))[0] > 10.0   # stable in the tail
+
+
+def test_censored_fit_survives_a_feature_constant_among_uncensored_cells():
+    X, y = _data(40, seed=5)
+    cens = y > np.quantile(y, 0.8)
+    X = np.column_stack([X, cens.astype(float)])        # constant (0) over the uncensored cells
+    fit = CensoredRegressor(MaternGP()).fit(X, np.where(cens, np.quantile(y, 0.8), y), cens)
+    assert len(fit.estimator_.ls_) == X.shape[1] and np.all(fit.y_imputed_[cens] >= np.quantile(y, 0.8))
 
 
 def test_censoring_is_read_from_the_lake_flags():
@@ -109,6 +138,21 @@ def test_missing_microstructure_is_imputed_and_flagged_never_zero():
     assert not imputed.any()
     unseen = train.with_columns(pl.lit("spray_coated").alias("process"))
     assert featurizer.extrapolation(unseen).all() and not featurizer.extrapolation(train).any()
+
+
+def test_mechanism_features_are_log_scale_and_finite_at_the_edges():
+    """No ECA and full contact (a = 1) give finite log features; ECA's log axis stretches its first wt %."""
+    frame, _ = _cells(12, 6, 20)
+    edge = frame.with_columns(pl.Series("eca_wt_frac", np.linspace(0.0, 0.15, 12)),
+                              pl.Series("active_area_frac", np.linspace(0.5, 1.0, 12)))
+    featurizer = Featurizer().fit(frame)
+    x, _ = featurizer.transform(edge)
+    names = featurizer.feature_names_
+    assert {"log10_eca", "log10_asynchrony"} <= set(names) and np.isfinite(x).all()
+    log_eca, asyn = x[:, names.index("log10_eca")], x[:, names.index("log10_asynchrony")]
+    assert np.all(np.diff(log_eca) > 0) and np.all(np.diff(asyn) < 0)
+    assert log_eca[1] - log_eca[0] > 2 * (log_eca[-1] - log_eca[-2])   # 0 -> 1.4 % counts more than 13.6 -> 15 %
+    assert "log10_eca" not in Featurizer(physics=False).fit(frame).feature_names_
 
 
 def test_early_life_features_from_the_first_cycles():

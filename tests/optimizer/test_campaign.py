@@ -6,14 +6,17 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import optuna
 import polars as pl
 import pytest
 
 from lake import store
 from optimizer import campaign, study as studies
-from optimizer.labs import fill_proposals, virtual_lab
-from optimizer.objectives import parse
+from optimizer.acquisition import TRUST_CENTRES, fit_surrogates, predict_objectives, recipe_frame, recommend, suggest
+from optimizer.labs import fill_proposals, objective_value, recipe_of, virtual_lab
+from optimizer.objectives import parse, targets_of
+from optimizer.virtual_lab import simulate
 from optimizer.space import BENCHMARK_SPACE
 from tests.conftest import PROJECT, lake_state
 
@@ -38,9 +41,9 @@ def test_the_loop_closes_on_the_demo_lake(cli, demo, tmp_path):
         assert p["predicted_lo"] <= p["predicted_mean"] <= p["predicted_hi"] == preds["hi"]
         assert p["acquisition"] is not None and p["model_id"] and p["lake_version"] == v0 + 1
         assert p["study_name"] == "cathode-delivered_capacity-300" and p["trial_number"] is not None
-    model_ids = first[0]["model_id"].split(",")
+    model_ids = first[0]["model_id"].split(",")           # one GP per target: areal capacity, loss at 300
     assert store.query(demo, "SELECT count(*) AS n FROM models WHERE model_id IN (SELECT unnest(?))",
-                       [model_ids])["n"][0].as_py() == len(model_ids) == 4
+                       [model_ids])["n"][0].as_py() == len(model_ids) == 2
     form = pl.read_csv(p_csv)
     assert form["proposal_id"].to_list() == [p["proposal_id"] for p in first]
 
@@ -148,6 +151,39 @@ def test_the_same_loop_runs_in_memory_on_the_virtual_lab():
                             warm=warm, method=method, seed=1, recommend_with=lambda f: f.row(0, named=True))
         assert hist.frame.height == 4 + 4 and len(hist.recommended) == 2
         assert set(hist.frame["round"].to_list()) == {-1, 0, 1}
+
+
+def test_delivered_capacity_near_the_optimum_is_not_biased_low():
+    """Issue 6's diagnosis: read off cycles-to-80/70/50 % anchors, the delivered capacity of the lab's best recipes
+    came out ~30 % low (their 50 % anchor is censored at the 300-cycle test). Modelled as areal capacity x the loss
+    measured at 300, 30 noisy cells around the optimum predict it within 10 %."""
+    rng = np.random.default_rng(0)
+    best = {"process": "in_situ_polymerized", "loading_mg_cm2": 23.9, "densification_frac": 0.65,
+            "eca_wt_frac": 0.05, "temperature_c": 69.0, "voltage_max_v": 4.2, "c_rate": 0.1}
+    near = [{**best, "loading_mg_cm2": rng.uniform(16, 30), "densification_frac": rng.uniform(0.5, 0.8),
+             "eca_wt_frac": rng.uniform(0.03, 0.07), "temperature_c": rng.uniform(50, 80)} for _ in range(30)]
+    frame = virtual_lab(300, seed=2)(near)
+    objectives = parse("delivered_capacity:300")
+    surrogates = fit_surrogates(frame, targets_of(objectives))
+    predicted = predict_objectives(surrogates, objectives, [best])[0]["delivered_capacity:300"]["mean"]
+    truth = objective_value(simulate(recipe_of(best), 300, noise=False), "delivered_capacity:300")
+    assert predicted == pytest.approx(truth, rel=0.10)
+
+
+def test_a_batch_searches_a_trust_region_around_the_best_recipes():
+    """Every slot is expected improvement over candidates near the best measured recipes (same process), and the
+    kriging believer keeps the batch's recipes apart."""
+    objectives = parse("delivered_capacity:300")
+    rng = np.random.default_rng(1)
+    frame = virtual_lab(300, seed=1)(BENCHMARK_SPACE.random(24, rng))
+    chosen, surrogates = suggest(frame, BENCHMARK_SPACE, objectives, 4, rng=rng)
+    ranked = recommend(frame, surrogates, objectives)
+    assert [s.kind for s in chosen] == ["explore"] * 4 and all(s.acquisition >= 0 for s in chosen)
+    top_processes = {r["recipe"]["process"] for r in ranked[:TRUST_CENTRES]}
+    assert {s.params["process"] for s in chosen} <= top_processes
+    u, _ = BENCHMARK_SPACE.unit_of(recipe_frame([s.params for s in chosen]))
+    gaps = np.linalg.norm(u[:, None] - u[None], axis=-1)[np.triu_indices(4, 1)]
+    assert gaps.min() > 0.01
 
 
 WORKER = """

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from lake.errors import InputError
 from optimizer import space as spaces
-from optimizer.objectives import parse, retention_at
+from optimizer.objectives import parse, with_extrapolated_loss
 
 
 def test_defaults_come_from_the_virtual_lab_spec():
@@ -60,16 +61,28 @@ def test_bad_campaign_file(tmp_path):
 def test_objectives():
     assert [o.name for o in parse(None)] == ["cycle_life", "areal_capacity"]
     d = parse("delivered_capacity:300")[0]
-    assert d.n_cycles == 300 and "cycles_to_50" in d.targets
+    assert d.n_cycles == 300 and d.targets == ("initial_areal_capacity", "retention_300")
     for bad in ("lifetime", "delivered_capacity:x", "delivered_capacity:0", "cycle_life,cycle_life"):
         with pytest.raises(InputError):
             parse(bad)
-    # the fade curve through the three anchors: 80 % at L80, 70 % at L70, 50 % at L50, 0 well beyond
-    l80, l70, l50 = np.log10([100.0]), np.log10([150.0]), np.log10([220.0])
-    assert retention_at(100, l80, l70, l50)[0] == pytest.approx(0.8)
-    assert retention_at(150, l80, l70, l50)[0] == pytest.approx(0.7)
-    assert retention_at(220, l80, l70, l50)[0] == pytest.approx(0.5)
-    assert retention_at(2000, l80, l70, l50)[0] == 0.0
+    # areal capacity (log10) x (1 - loss at N), loss on log10; a loss past 100 % delivers nothing
+    z = np.log10([0.25, 1.0, 3.0])
+    value = d.combine({"initial_areal_capacity": np.log10([4.0, 4.0, 4.0]), "retention_300": z})
+    assert value == pytest.approx([3.0, 0.0, 0.0])
+
+
+def test_a_cell_that_died_before_n_gets_its_fade_extrapolated():
+    """Cells dead before cycle 300 are ranked by how early they died (loss past 100 %); a measured retention at
+    300 is kept; a test stopped early on a healthy cell stays a lower bound (no value)."""
+    frame = pl.DataFrame({
+        "cell_id": ["early", "late", "alive", "stopped"], "cycles_tested": [34, 240, 300, 50],
+        "cycles_to_80": [10, 92, 300, 50], "cycles_to_50": [22, 174, 300, 50],
+        "censored_50": [False, False, True, True], "retention_300": [None, None, 0.66, None]})
+    out = with_extrapolated_loss(frame, ("initial_areal_capacity", "retention_300"))["retention_300"].to_list()
+    assert out[0] < out[1] < 0.0 and out[2] == 0.66 and out[3] is None
+    # the late death: damage a power law of cycle number through (92, 0.2) and (174, 0.5), read at 300
+    assert 1 - out[1] == pytest.approx(0.5 * (300 / 174) ** (np.log(2.5) / np.log(174 / 92)), rel=1e-6)
+    assert with_extrapolated_loss(frame.drop("censored_50"), ("retention_300",)).equals(frame.drop("censored_50"))
 
 
 def test_a_campaign_file_drives_propose(cli, lake, tmp_path):
