@@ -42,6 +42,12 @@ def add_commands(command) -> None:
     p.add_argument("proposal_id", nargs="?", metavar="ID")
     p.add_argument("--note", help="why (recorded with the status change)")
     p.add_argument("--status", help="list only proposals with this status")
+    p = command("virtual-lab", cmd_virtual_lab, "make and cycle the recipes of a proposals file in the virtual lab "
+                "(the demo's simulated lab): writes DIR/cells.csv and DIR/cycles.csv to ingest")
+    p.add_argument("file", type=Path, metavar="p.csv", help="a `cathode propose --out` file (or any cells.csv)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for cells.csv and cycles.csv")
+    p.add_argument("--seed", type=int, default=0, help="virtual-lab noise seed (default 0)")
+    p.add_argument("--cycles", type=int, default=300, help="cycles each cell is tested for (default 300)")
     p = command("best", cmd_best, "the measured recipe the model believes best (posterior mean, replicates "
                 "pooled), with its interval")
     p.add_argument("--objective", help="objective (default: pareto; ranked by the first, cycle_life)")
@@ -94,6 +100,13 @@ def cmd_proposals(args) -> int:
     status = {"accept": "accepted", "reject": "rejected"}[args.action]
     result = proposals.set_status(args.lake, args.proposal_id, status, args.note)
     print(f"proposal {result['proposal_id']}: {result['was']} -> {result['status']}")
+
+
+def cmd_virtual_lab(args) -> int:
+    from optimizer.labs import fill_proposals
+    cells, cycles = fill_proposals(args.file, args.out, seed=args.seed, n_cycles=args.cycles)
+    print(f"the virtual lab made and cycled the cells of {args.file}: {cells}, {cycles}\n"
+          f"next: cathode --lake {args.lake} ingest {cells} {cycles}")
 
 
 def cmd_best(args) -> int:

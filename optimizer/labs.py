@@ -102,20 +102,28 @@ def objective_value(res: CellResult, objective: str) -> float:
 
 
 def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300):
-    """Play the lab for a `cathode propose --out` file: make and test each row in the virtual lab and write
-    folder/cells.csv (the rows with measured microstructure and masses, `proposal_id` kept) and folder/cycles.csv,
-    ready for `cathode ingest`. Returns the two paths."""
+    """Play the lab for a `cathode propose --out` file (or any cells.csv with recipes): make and test each row in
+    the virtual lab and write folder/cells.csv (the rows with measured microstructure and masses, `proposal_id`
+    kept) and folder/cycles.csv, ready for `cathode ingest`. Returns the two paths; a bad row writes nothing."""
     import csv
     from pathlib import Path
 
+    from lake.errors import InputError
+    from models.registry import read_recipes
     from optimizer.virtual_lab import ELECTRODE_AREA_CM2, ELECTROLYTE, VOLTAGE_MIN_V
-    rows = pl.read_csv(proposals_csv, infer_schema=False).to_dicts()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    rows = read_recipes(Path(proposals_csv)).to_dicts()      # every recipe column present, named if not
+    if "cell_id" not in rows[0]:
+        raise InputError("no cell_id column.", file=str(proposals_csv), column="cell_id",
+                         expected="the cells.csv header (`cathode propose --out` writes one)", found=list(rows[0]))
     rng = np.random.default_rng(seed)
     cells, cycles = [], []
-    for row in rows:
-        res = simulate(recipe_of(row), n_cycles, seed=int(rng.integers(2**63 - 1)))
+    for line, row in enumerate(rows, start=2):                # spreadsheet row numbers: the header is row 1
+        try:
+            recipe = recipe_of({k: v for k, v in row.items() if v not in (None, "")})
+        except (InputError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"not a recipe the virtual lab can make ({exc}).", file=str(proposals_csv),
+                             row=line) from None
+        res = simulate(recipe, n_cycles, seed=int(rng.integers(2**63 - 1)))
         cells.append({**row, "voltage_min_v": VOLTAGE_MIN_V, "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,
@@ -123,6 +131,8 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300)
         cycles += [{"cell_id": row["cell_id"], "cycle_index": n + 1,
                     "discharge_capacity_mah_g": float(res.discharge_capacity_mah_g[n]),
                     "charge_capacity_mah_g": float(res.charge_capacity_mah_g[n])} for n in range(res.last_cycle)]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     paths = folder / "cells.csv", folder / "cycles.csv"
     for path, data in zip(paths, (cells, cycles)):
         with open(path, "w", newline="", encoding="utf-8") as fh:

@@ -47,7 +47,10 @@ def test_the_loop_closes_on_the_demo_lake(cli, demo, tmp_path):
     form = pl.read_csv(p_csv)
     assert form["proposal_id"].to_list() == [p["proposal_id"] for p in first]
 
-    cells, cycles = fill_proposals(p_csv, tmp_path / "lab", seed=5)
+    code, out, err = cli("--lake", demo, "virtual-lab", p_csv, "--out", tmp_path / "lab", "--seed", "5")
+    assert code == 0 and "next: cathode" in out, err
+    cells, cycles = tmp_path / "lab" / "cells.csv", tmp_path / "lab" / "cycles.csv"
+    assert pl.read_csv(cells)["proposal_id"].to_list() == form["proposal_id"].to_list()
     code, out, err = cli("--lake", demo, "ingest", cells, cycles)
     assert code == 0, out + err
     done = store.query(demo, "SELECT proposal_id, status, result_cell_id FROM proposals").to_pylist()
@@ -68,6 +71,19 @@ def test_the_loop_closes_on_the_demo_lake(cli, demo, tmp_path):
 
     code, out, err = cli("--lake", demo, "best", "--objective", "delivered_capacity:300", "--top", "2")
     assert code == 0 and "posterior mean" in out and "replicate" in out and "2." in out, err
+
+
+def test_the_virtual_lab_command_names_a_bad_row_and_writes_nothing(cli, tmp_path):
+    bad = tmp_path / "p.csv"
+    bad.write_text("cell_id,process,loading_mg_cm2,densification_frac,eca_wt_frac,temperature_c,voltage_max_v,"
+                   "c_rate\nA,in_situ_polymerized,12.7,0.7,0.05,60,4.2,0.1\nB,in_situ_polymerized,99,0.7,0.05,60,4.2,"
+                   "0.1\n")
+    code, _, err = cli("virtual-lab", bad, "--out", tmp_path / "lab")
+    assert code == 1 and "p.csv, row 3" in err and "loading_mg_cm2" in err
+    assert not (tmp_path / "lab").exists()
+    bad.write_text("cell_id,process,loading_mg_cm2\nA,in_situ_polymerized,12.7\n")
+    code, _, err = cli("virtual-lab", bad, "--out", tmp_path / "lab")
+    assert code == 1 and "densification_frac" in err and not (tmp_path / "lab").exists()
 
 
 def test_status_changes(cli, demo):
