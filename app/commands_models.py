@@ -60,7 +60,8 @@ def cmd_predict(args) -> int:
             print(f"{frame.height} cells with cycles_to_80_pred/_lo/_hi written to {args.out}")
         else:
             write_rows(frame.to_arrow(), "table", sys.stdout)
-        print(f"early-life model {row['model_id']} (first {registry.load(args.lake, row).early_cycles_} cycles, "
+        n_cycles = json.loads(row["metrics_json"])["early_cycles"]
+        print(f"early-life model {row['model_id']} (first {n_cycles} cycles, "
               f"lake version {row['trained_on_version']}), {args.level:.0%} intervals, floored at the cycles tested; "
               f"{int(frame['beyond_measured_life'].sum())} cells reach past the longest life measured in training "
               "(beyond_measured_life = true: no cell in the lake has died that late yet, so treat those as guesses)")

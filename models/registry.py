@@ -26,7 +26,7 @@ from lake.errors import InputError, LakeError
 from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
 from models.features import MICRO, MIN_CELLS, RECIPE, Target, cell_frame, check_recipe_columns, \
     from_model_scale, target, target_values
-from models.surrogate import KINDS, Surrogate, select
+from models.surrogate import KINDS, Surrogate, _upper, select
 
 ARTIFACTS = Path("artifacts") / "models"
 DEFAULT_TARGETS = ("cycles_to_80", "initial_areal_capacity")
@@ -130,7 +130,7 @@ def _oof(model: Surrogate, level: float = 0.9) -> list[dict]:
     normalised scores × its sd) in the target's unit, for the app's parity plot; a censored cell's y_true is its
     lower bound (an upper bound for retention)."""
     oof, tgt = model.oof_, model.target_
-    q = float(np.quantile(model.scores_, level))
+    q = float(_upper(model.scores_, level))          # the same conformal quantile as Surrogate.predict
     conv = (lambda v: [float(x) for x in from_model_scale(tgt, np.asarray(v, float))])
     lo, hi = conv(oof["mean"] - q * oof["sd"]), conv(oof["mean"] + q * oof["sd"])
     if tgt.retention_cycle:                      # a larger loss is a smaller retention: swap the bounds

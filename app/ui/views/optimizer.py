@@ -4,6 +4,20 @@ import streamlit as st
 
 from app.ui import charts, data
 
+
+def act(action, failed: str, message_key: str, done: str) -> None:
+    """Run an optimizer action; its one-line error on failure, else refresh the cached lake and rerun with ``done``
+    shown (at the place that reads ``message_key``)."""
+    try:
+        action()
+    except Exception as exc:  # the optimizer's own message, one line
+        st.error(f"{failed}: {exc}")
+    else:
+        data.refresh()
+        st.session_state[message_key] = done
+        st.rerun()
+
+
 root = data.require_lake()
 st.title("Optimizer")
 
@@ -57,14 +71,8 @@ else:
         for col, status, label in ((b, "accepted", "Accept"), (c, "rejected", "Reject")):
             if col.button(label, key=f"opt_{status}"):
                 from optimizer.proposals import set_status   # imported on demand: Optuna takes seconds
-                try:
-                    set_status(root, pid, status)
-                except Exception as exc:  # the optimizer's own message, one line
-                    st.error(f"could not set {pid} to {status}: {exc}")
-                else:
-                    data.refresh()
-                    st.session_state["opt_done"] = f"{pid} is now {status}."
-                    st.rerun()
+                act(lambda: set_status(root, pid, status), f"could not set {pid} to {status}", "opt_done",
+                    f"{pid} is now {status}.")
     if st.session_state.get("opt_done"):
         st.success(st.session_state.pop("opt_done"))
 
@@ -77,13 +85,7 @@ with st.form("opt_propose"):
 if submitted:
     from optimizer.proposals import propose                 # imported on demand: Optuna takes seconds
     with st.spinner("proposing…"):
-        try:
-            propose(root, int(n), None if objective.startswith("pareto") else objective)
-        except Exception as exc:  # the optimizer's own message, one line
-            st.error(f"propose failed: {exc}")
-        else:
-            data.refresh()
-            st.session_state["opt_proposed"] = f"Proposed {n} recipes (listed under Proposals)."
-            st.rerun()
+        act(lambda: propose(root, int(n), None if objective.startswith("pareto") else objective), "propose failed",
+            "opt_proposed", f"Proposed {n} recipes (listed under Proposals).")
 if st.session_state.get("opt_proposed"):
     st.success(st.session_state.pop("opt_proposed"))
