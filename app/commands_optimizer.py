@@ -103,7 +103,7 @@ def cmd_proposals(args) -> int:
 
 
 def cmd_virtual_lab(args) -> int:
-    from optimizer.labs import fill_proposals
+    from virtual_lab.labs import fill_proposals
     cells, cycles = fill_proposals(args.file, args.out, seed=args.seed, n_cycles=args.cycles)
     print(f"the virtual lab made and cycled the cells of {args.file}: {cells}, {cycles}\n"
           f"next: cathode --lake {args.lake} ingest {cells} {cycles}")

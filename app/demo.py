@@ -19,7 +19,7 @@ from ingest.derive.runner import derive_all
 from ingest.pipeline import ingest
 from lake import store
 from lake.errors import InputError
-from optimizer import virtual_instruments, virtual_lab
+from virtual_lab import instruments as virtual_instruments, lab as virtual_lab
 
 SEED_DOI = "10.1002/adfm.202305186"
 # (cell_id, process, loading, eca, figure, quantity, value, unit, at_cycle, note) — see design/seed-facts.md

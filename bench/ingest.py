@@ -14,7 +14,7 @@ RECIPE = dict(process="in_situ_polymerized", loading_mg_cm2=15.0, densification_
 
 def record(rows: int, seed: int = 1):
     """The virtual lab's BDF time series of one cell, with enough cycles for ``rows`` rows."""
-    from optimizer import virtual_lab as vl
+    from virtual_lab import lab as vl
     recipe = vl.Recipe(**RECIPE)
     probe = vl.timeseries(vl.simulate(recipe, 20, seed=seed), n_cycles=20, seed=seed)
     cycles = max(1, round(rows / (probe.num_rows / 20)))
@@ -25,7 +25,7 @@ def record(rows: int, seed: int = 1):
 def prepare(work: str, rows: int) -> dict:
     """Write <work>/BENCH-0001.bdf.csv and .bdf.parquet (and cells.csv) unless already there for this size."""
     import pyarrow.parquet as pq
-    from optimizer import virtual_lab as vl
+    from virtual_lab import lab as vl
     folder = Path(work) / f"ingest-{rows}"
     csv, parquet = folder / f"{CELL}.bdf.csv", folder / f"{CELL}.bdf.parquet"
     if not (csv.exists() and parquet.exists()):

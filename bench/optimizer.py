@@ -40,10 +40,10 @@ from scipy.optimize import differential_evolution  # noqa: E402
 from bench import harness  # noqa: E402
 from optimizer import campaign  # noqa: E402
 from optimizer.acquisition import fit_surrogates, suggest  # noqa: E402
-from optimizer.labs import objective_value, recipe_of, virtual_lab  # noqa: E402
+from virtual_lab.labs import objective_value, recipe_of, virtual_lab  # noqa: E402
 from optimizer.objectives import parse, targets_of  # noqa: E402
 from optimizer.space import BENCHMARK_SPACE  # noqa: E402
-from optimizer.virtual_lab import PROCESSES, seed_recipes, simulate  # noqa: E402
+from virtual_lab.lab import PROCESSES, seed_recipes, simulate  # noqa: E402
 
 OBJECTIVE = "delivered_capacity:300"
 GOAL = {"experiments_within_5pct": 24, "fewer_than_random": 3.0, "latency_s": 2.0}

@@ -31,9 +31,9 @@ from bench import harness  # noqa: E402
 from models.early import EARLY_FEATURES, early_features  # noqa: E402
 from models.features import target  # noqa: E402
 from models.surrogate import Surrogate, select  # noqa: E402
-from optimizer.labs import cycles_rows, frame_of, life_row, recipe_of  # noqa: E402
+from virtual_lab.labs import cycles_rows, frame_of, life_row, recipe_of  # noqa: E402
 from optimizer.space import BENCHMARK_SPACE  # noqa: E402
-from optimizer.virtual_lab import simulate  # noqa: E402
+from virtual_lab.lab import simulate  # noqa: E402
 
 GOAL = {"rmse": 0.12, "coverage": (0.87, 0.95), "early_error": 0.09}
 TEST_CYCLES = 3000

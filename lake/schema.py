@@ -48,7 +48,6 @@ def _cols(*rows: tuple[str, str, str, str]) -> tuple[Column, ...]:
     return tuple(Column(*row) for row in rows)
 
 
-PROCESSES = ("cold_calendered", "hot_calendered", "in_situ_polymerized")
 VERSION = ("lake_version", "BIGINT", "", "the lake version (commit) that added this row")
 SOURCE = ("source_sha256", "VARCHAR", "", "sha256 of the source file this row came from (see sources)")
 CELL = ("cell_id", "VARCHAR", "", "the cell this row belongs to (see cells)")

@@ -21,7 +21,7 @@ from sklearn.linear_model import Ridge
 
 from lake import store
 from lake.errors import InputError
-from lake.schema import PROCESSES
+from lake.recipe import PROCESSES
 
 RECIPE = ("process", "loading_mg_cm2", "densification_frac", "eca_wt_frac", "temperature_c", "voltage_max_v",
           "c_rate")

@@ -1,7 +1,7 @@
 """Closed-loop campaigns: propose -> make and test -> learn, with any lab.
 
 A lab is any function `recipes -> outcomes` (a cell frame, one row per recipe): the virtual lab
-(`optimizer.labs.virtual_lab`), or, asynchronously, a real lab whose results come back through `cathode ingest`
+(`virtual_lab.labs.virtual_lab`), or, asynchronously, a real lab whose results come back through `cathode ingest`
 (`optimizer.proposals.propose` is that loop's "propose" step). `run` drives a whole campaign in memory (the
 benchmark); `worker` drives one worker of a campaign shared through an Optuna storage (several processes or
 machines on one PostgreSQL study); both use the same `acquisition.suggest`.

@@ -1,6 +1,6 @@
 """The recipe space in one place: a categorical process and six bounded numbers, with fixes and narrowed bounds.
 
-Defaults come from the virtual-lab spec (`virtual_lab.BOUNDS`). A campaign narrows it with a TOML file or flags:
+Defaults are the ranges a lab can make (`lake.recipe.BOUNDS`). A campaign narrows it with a TOML file or flags:
 `--fix temperature_c=60`, `--min loading_mg_cm2=12`, `--max ...`, `--bounds name=lo:hi`, `--process a,b`.
 Every check raises an InputError naming the parameter, what was expected and what was found; nothing is written.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from lake.errors import InputError
-from optimizer.virtual_lab import BOUNDS, PROCESSES
+from lake.recipe import BOUNDS, PROCESSES
 
 NUMERIC = tuple(BOUNDS)                   # loading, densification, eca, temperature, voltage, c-rate
 PARAMETERS = ("process",) + NUMERIC

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from lake.errors import InputError
 from optimizer.objectives import Objective
 from optimizer.space import NUMERIC
-from optimizer.virtual_lab import BOUNDS, PROCESSES
+from lake.recipe import BOUNDS, PROCESSES
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 JOURNAL = Path("optuna") / "journal.log"

@@ -16,7 +16,7 @@ from ingest.readers import Reading, register
 from ingest.readers.templates import (CELLS_NUMBERS, CELLS_OPTIONAL, CELLS_REQUIRED, _check_choice, _extra_json,
                                       _header, _load, _numbers, _required_values)
 from lake.errors import InputError
-from lake.schema import PROCESSES
+from lake.recipe import PROCESSES
 
 LITERATURE_REQUIRED = ("cell_id", "doi", "figure", "quantity", "value", "unit")
 LITERATURE_COLUMNS = LITERATURE_REQUIRED + ("at_cycle", "note")

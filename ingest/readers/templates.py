@@ -14,7 +14,7 @@ import polars as pl
 
 from ingest.readers import Reading, register
 from lake.errors import InputError
-from lake.schema import PROCESSES
+from lake.recipe import PROCESSES
 
 CELLS_REQUIRED = ("cell_id", "process", "loading_mg_cm2", "eca_wt_frac", "temperature_c", "voltage_max_v", "c_rate")
 CELLS_OPTIONAL = ("voltage_min_v", "densification_frac", "porosity_frac", "active_area_frac", "active_mass_mg",

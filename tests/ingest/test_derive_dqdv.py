@@ -13,7 +13,7 @@ from ingest.derive import dqdv
 from ingest.derive.runner import derive_all
 from lake import store
 from lake.errors import InputError
-from optimizer import virtual_lab as vl
+from virtual_lab import lab as vl
 
 
 @pytest.mark.parametrize("process, densification", [("cold_calendered", 0.9), ("hot_calendered", 0.3),

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.pipeline import ingest
 from lake import store
-from optimizer import virtual_lab
+from virtual_lab import lab as virtual_lab
 from tests.conftest import CELLS_HEADER, lake_state, write_csv
 
 TOMO = ["--voxel-size-m", 100e-6 / 256, "--labels", "pore=0,ncm=85,binder=170"]

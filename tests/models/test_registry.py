@@ -7,7 +7,7 @@ import json
 import polars as pl
 
 from lake import store
-from optimizer.virtual_lab import write_templates
+from virtual_lab.lab import write_templates
 from tests.conftest import CELLS_HEADER, CYCLES_HEADER, GOOD_CELLS, good_cycles, lake_state, write_csv
 
 RECIPES = ["cell_id,process,loading_mg_cm2,densification_frac,eca_wt_frac,temperature_c,voltage_max_v,c_rate",

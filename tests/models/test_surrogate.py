@@ -10,10 +10,10 @@ from models.early import early_features
 from models.features import Featurizer, target, target_values
 from models.gp import MaternGP
 from models.surrogate import CensoredRegressor, Surrogate, truncated_mean
-from optimizer.labs import cycles_rows, frame_of, life_row
+from virtual_lab.labs import cycles_rows, frame_of, life_row
 from optimizer.space import BENCHMARK_SPACE
-from optimizer.labs import recipe_of
-from optimizer.virtual_lab import simulate
+from virtual_lab.labs import recipe_of
+from virtual_lab.lab import simulate
 
 
 def _data(n=40, seed=0):

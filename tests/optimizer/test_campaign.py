@@ -14,9 +14,9 @@ import pytest
 from lake import store
 from optimizer import campaign, study as studies
 from optimizer.acquisition import TRUST_CENTRES, fit_surrogates, predict_objectives, recipe_frame, recommend, suggest
-from optimizer.labs import fill_proposals, objective_value, recipe_of, virtual_lab
+from virtual_lab.labs import fill_proposals, objective_value, recipe_of, virtual_lab
 from optimizer.objectives import parse, targets_of
-from optimizer.virtual_lab import simulate
+from virtual_lab.lab import simulate
 from optimizer.space import BENCHMARK_SPACE
 from tests.conftest import PROJECT, lake_state
 
@@ -205,7 +205,7 @@ def test_a_batch_searches_a_trust_region_around_the_best_recipes():
 WORKER = """
 import sys
 from optimizer import campaign, study as studies
-from optimizer.labs import virtual_lab
+from virtual_lab.labs import virtual_lab
 from optimizer.objectives import parse
 from optimizer.space import BENCHMARK_SPACE
 objectives = parse("delivered_capacity:300")

@@ -10,7 +10,7 @@ from optimizer import space as spaces
 from optimizer.objectives import parse, with_extrapolated_loss
 
 
-def test_defaults_come_from_the_virtual_lab_spec():
+def test_defaults_are_the_recipe_vocabulary_bounds():
     s = spaces.Space()
     assert s.bounds["loading_mg_cm2"] == (5.0, 30.0) and s.bounds["c_rate"] == (0.05, 0.5)
     assert len(s.processes) == 3 and s.free == spaces.NUMERIC

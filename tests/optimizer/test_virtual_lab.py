@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lake.errors import InputError
-from optimizer import virtual_lab as vl
+from virtual_lab import lab as vl
 
 
 @pytest.fixture(scope="module")

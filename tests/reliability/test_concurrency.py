@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lake import store
-from optimizer import virtual_lab
+from virtual_lab import lab as virtual_lab
 from tests.reliability.lakecheck import cathode_command, check_consistent, copy_sample, fingerprint, run_cathode
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ import pytest
 from ingest.pipeline import ingest
 from lake import store
 from lake.vacuum import orphans
-from optimizer import virtual_lab
+from virtual_lab import lab as virtual_lab
 from tests.reliability.lakecheck import (cathode_command, check_consistent, copy_sample, fingerprint,
                                          require, run_cathode)
 

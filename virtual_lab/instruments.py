@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from optimizer.virtual_lab import ELECTRODE_AREA_CM2, PLATEAU_V, R0_OHM_CM2, CellResult
+from virtual_lab.lab import ELECTRODE_AREA_CM2, PLATEAU_V, R0_OHM_CM2, CellResult
 
 EIS_CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-W1"
 EIS_VOLTAGES_V = (3.6, 3.7, 3.8, 3.9, 4.0, 4.1, 4.2)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import polars as pl
 
-from optimizer.virtual_lab import CellResult, Recipe, simulate
+from virtual_lab.lab import CellResult, Recipe, simulate
 
 Lab = Callable[[Sequence[dict]], pl.DataFrame]
 
@@ -110,7 +110,7 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300)
 
     from lake.errors import InputError
     from models.registry import read_recipes
-    from optimizer.virtual_lab import ELECTRODE_AREA_CM2, ELECTROLYTE, VOLTAGE_MIN_V
+    from virtual_lab.lab import ELECTRODE_AREA_CM2, ELECTROLYTE, VOLTAGE_MIN_V
     rows = read_recipes(Path(proposals_csv)).to_dicts()      # every recipe column present, named if not
     if "cell_id" not in rows[0]:
         raise InputError("no cell_id column.", file=str(proposals_csv), column="cell_id",

@@ -18,10 +18,8 @@ import numpy as np
 import pyarrow as pa
 
 from lake.errors import InputError
+from lake.recipe import BOUNDS, PROCESSES
 
-PROCESSES = ("cold_calendered", "hot_calendered", "in_situ_polymerized")
-BOUNDS = {"loading_mg_cm2": (5, 30), "densification_frac": (0, 1), "eca_wt_frac": (0, 0.15),
-          "temperature_c": (40, 80), "voltage_max_v": (4.0, 4.5), "c_rate": (0.05, 0.5)}
 
 # Fitted offline (scipy least_squares on the four seed cells, noise off, Lambda fixed at 0.3), exact to 1e-9:
 # Cal reaches D = 1 at cycle 32, Hot-Cal 0.675 @ 50, PCA 0.700 @ 500, PCA thick 0.779 @ 150. The spec's prototype
