@@ -1,12 +1,11 @@
 """`cathode derive`: recompute the derived tables (cycling, dQ/dV, GITT, EIS fits, microstructure, spectroscopy)."""
 from __future__ import annotations
 
-from ingest.derive.runner import QUANTITIES, derive_all
 
 
 def add_commands(command) -> None:
-    p = command("derive", cmd_derive, "recompute derived tables from the lake in one commit (skips units whose "
-                "method and inputs are unchanged)")
+    from ingest.derive.runner import QUANTITIES
+    p = command("derive", cmd_derive)
     p.add_argument("--what", action="append", metavar="NAME",
                    help=f"quantities to derive, comma-separated or repeated (default: all of {', '.join(QUANTITIES)})")
     p.add_argument("--force", action="store_true", help="recompute even unchanged units (appends a new run)")
@@ -19,6 +18,7 @@ def add_commands(command) -> None:
 
 
 def cmd_derive(args) -> int:
+    from ingest.derive.runner import derive_all
     options = {"particle_radius_m": args.particle_radius_m, "thickness_um": args.thickness_um,
                "area_cm2": args.area_cm2, "early_cycles": args.early_cycles}
     report = derive_all(args.lake, args.what, options={k: v for k, v in options.items() if v is not None},

@@ -1,4 +1,4 @@
-"""`cathode train` and `cathode predict`: thin wrappers over models.registry."""
+"""`cathode train` and `cathode predict`: thin wrappers over models.registry (imported only when they run)."""
 from __future__ import annotations
 
 import json
@@ -6,22 +6,26 @@ import sys
 from pathlib import Path
 
 from app.cli import write_rows
-from models import registry
-from models.early import DEFAULT_N
+from lake.errors import UsageError
 
 
 def add_commands(command) -> None:
-    p = command("train", cmd_train, "train surrogate models (GP and boosted trees, chosen by grouped CV, with "
-                "conformal 90 % intervals) on the lake's cells and register them")
+    from models.defaults import DEFAULT_N, DEFAULT_TARGETS
+    p = command("train", cmd_train)
+    p.description = ("train surrogate models (GP and boosted trees, the one with the lower grouped-CV RMSE kept, "
+                     "with conformal 90 %% intervals) on the lake's cells and register them; a lake unchanged "
+                     "since the last training with the same options keeps its models")
     p.add_argument("--target", action="append", metavar="NAME",
                    help="cycles_to_80, cycles_to_70, initial_areal_capacity or retention_N (repeatable; default: "
-                        + " and ".join(registry.DEFAULT_TARGETS) + ")")
+                        + " and ".join(DEFAULT_TARGETS) + ")")
     p.add_argument("--early", type=int, default=DEFAULT_N, metavar="N",
                    help=f"also train the early-life model on the first N cycles (default {DEFAULT_N}; 0: no)")
     p.add_argument("--estimator", choices=("gp", "gbt"), action="append", help="restrict the candidates")
     p.add_argument("--no-physics", action="store_true", help="recipe and microstructure features only")
-    p = command("predict", cmd_predict, "predict a target for the recipes of a cells.csv-shaped file, or (--under-"
-                "test) the cycle life of the lake's running cells from their first cycles")
+    p.add_argument("--force", action="store_true", help="train anew even if the lake is unchanged")
+    p = command("predict", cmd_predict)
+    p.description = ("predict a target for the recipes of a cells.csv-shaped file, or (--under-test) the cycle "
+                     "life of the lake's running cells from their first cycles")
     p.add_argument("file", type=Path, metavar="FILE", nargs="?")
     p.add_argument("--under-test", action="store_true", help="cells of the lake still above 80 %% retention: "
                    "cycles to 80 %% from their first N cycles (the early-life model)")
@@ -32,8 +36,13 @@ def add_commands(command) -> None:
 
 
 def cmd_train(args) -> int:
+    from models import registry
     rows = registry.train(args.lake, args.target or registry.DEFAULT_TARGETS, early_cycles=args.early or None,
-                          kinds=tuple(args.estimator or ("gp", "gbt")), physics=not args.no_physics)
+                          kinds=tuple(args.estimator or ("gp", "gbt")), physics=not args.no_physics,
+                          force=args.force)
+    if rows and rows[0].get("unchanged"):
+        print(f"the lake is unchanged since lake version {rows[0]['trained_on_version']}, when these models were "
+              "trained with the same options; kept them (--force trains anew):")
     for row in rows:
         m = json.loads(row["metrics_json"])
         unc = m.get("rmse_uncensored")
@@ -42,17 +51,28 @@ def cmd_train(args) -> int:
               f"  CV ({m['cv_scheme']}): RMSE {m['rmse']:.3f}"
               + (f", uncensored {unc:.3f}" if unc is not None else "")
               + f"; 90 % interval coverage {m['interval_coverage_90']:.2f}")
-        for kind, km in m.get("by_estimator", {}).items():
-            if len(m.get("by_estimator", {})) > 1:
-                print(f"    {kind:<4} RMSE {km['rmse']:.3f}")
+        by_kind = m.get("by_estimator", {})
+        if len(by_kind) > 1:
+            print("  kept the lower CV RMSE: " + ", ".join(
+                f"{kind} {value}" + (" (kept)" if kind == row["estimator"] else "")
+                for kind, value in distinct_digits({k: km["rmse"] for k, km in by_kind.items()}).items()))
         for note in row.get("notes", []):
             print(f"  note: {note}")
 
 
+def distinct_digits(values: dict[str, float]) -> dict[str, str]:
+    """Each value with the fewest significant digits (at least 4) that tell the values apart."""
+    for digits in range(4, 17):
+        text = {k: f"{v:.{digits}g}" for k, v in values.items()}
+        if len(set(text.values())) == len(set(values.values())):
+            return text
+    return {k: repr(v) for k, v in values.items()}
+
+
 def cmd_predict(args) -> int:
+    from models import registry
     if args.under_test == (args.file is not None):
-        print("error: give either a cells.csv-shaped FILE or --under-test.", file=sys.stderr)
-        return 2
+        raise UsageError("give either a cells.csv-shaped FILE or --under-test.")
     if args.under_test:
         frame, row = registry.predict_under_test(args.lake, args.level, args.model)
         if args.out:

@@ -5,12 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-
 from app.cli import write_rows
-from lake import store
-from optimizer import proposals, space as spaces
-from optimizer.objectives import NAMES
+from lake.errors import UsageError
 
 
 def _space_args(p) -> None:
@@ -24,8 +20,8 @@ def _space_args(p) -> None:
 
 
 def add_commands(command) -> None:
-    p = command("propose", cmd_propose, "propose the next batch of cathode recipes (Optuna campaign on the "
-                "surrogate) and record them as proposals")
+    from optimizer.objectives import NAMES
+    p = command("propose", cmd_propose)
     p.add_argument("--n", type=int, help="recipes in the batch (default: the campaign file's n, else 4)")
     p.add_argument("--objective", help=f"{', '.join(NAMES)} or a comma list (default: pareto = cycle_life and "
                    "areal_capacity)")
@@ -37,24 +33,27 @@ def add_commands(command) -> None:
     p.add_argument("--seed", type=int, help="random seed (default: fresh)")
     p.add_argument("--out", type=Path, metavar="proposals.csv", help="write a cells.csv to fill in (with "
                    "proposal_id) for the lab")
-    p = command("proposals", cmd_proposals, "list proposals, or accept / reject one")
+    p = command("proposals", cmd_proposals)
     p.add_argument("action", nargs="?", choices=("list", "accept", "reject"), default="list")
     p.add_argument("proposal_id", nargs="?", metavar="ID")
     p.add_argument("--note", help="why (recorded with the status change)")
     p.add_argument("--status", help="list only proposals with this status")
-    p = command("virtual-lab", cmd_virtual_lab, "make and cycle the recipes of a proposals file in the virtual lab "
-                "(the demo's simulated lab): writes DIR/cells.csv and DIR/cycles.csv to ingest")
+    p = command("virtual-lab", cmd_virtual_lab)
+    p.description = ("make and cycle the recipes of a proposals file in the virtual lab (the demo's simulated lab): "
+                     "writes DIR/cells.csv and DIR/cycles.csv to ingest")
     p.add_argument("file", type=Path, metavar="p.csv", help="a `cathode propose --out` file (or any cells.csv)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for cells.csv and cycles.csv")
     p.add_argument("--seed", type=int, default=0, help="virtual-lab noise seed (default 0)")
     p.add_argument("--cycles", type=int, default=300, help="cycles each cell is tested for (default 300)")
-    p = command("best", cmd_best, "the measured recipe the model believes best (posterior mean, replicates "
-                "pooled), with its interval")
+    p = command("best", cmd_best)
+    p.description = ("the measured recipe the model believes best (posterior mean, replicates pooled), with its "
+                     "interval")
     p.add_argument("--objective", help="objective (default: pareto; ranked by the first, cycle_life)")
     p.add_argument("--top", type=int, default=1, help="how many recipes to show (default 1)")
 
 
 def cmd_propose(args) -> int:
+    from optimizer import proposals, space as spaces
     space = spaces.build(args.fix, args.minimum, args.maximum, args.bounds,
                          args.process.split(",") if args.process else None, args.campaign)
     spec = spaces.campaign_file(args.campaign) if args.campaign else {}
@@ -82,10 +81,13 @@ def _print_proposals(rows: list[dict]) -> None:
                       "c_rate": r["c_rate"], "predicted (90 % interval)": pred or "-",
                       "result_cell_id": r.get("result_cell_id")})
     if table:
+        import pyarrow as pa
         write_rows(pa.Table.from_pylist(table), "table", sys.stdout)
 
 
 def cmd_proposals(args) -> int:
+    from lake import store
+    from optimizer import proposals
     if args.action == "list":
         rows = store.query(args.lake, "SELECT * FROM proposals ORDER BY lake_version, proposal_id").to_pylist()
         rows = [r for r in rows if not args.status or r["status"] == args.status]
@@ -94,9 +96,8 @@ def cmd_proposals(args) -> int:
         _print_proposals(rows)
         return 0
     if not args.proposal_id:
-        from lake.errors import InputError
-        raise InputError(f"`cathode proposals {args.action}` needs a proposal id.", column="proposal_id",
-                         expected="an id from `cathode proposals`", found="")
+        raise UsageError(f"`{args.action}` needs a proposal id.", argument="ID",
+                         expected="an id that `cathode proposals` lists", found="nothing")
     status = {"accept": "accepted", "reject": "rejected"}[args.action]
     result = proposals.set_status(args.lake, args.proposal_id, status, args.note)
     print(f"proposal {result['proposal_id']}: {result['was']} -> {result['status']}")
@@ -110,6 +111,7 @@ def cmd_virtual_lab(args) -> int:
 
 
 def cmd_best(args) -> int:
+    from optimizer import proposals
     rows, objectives = proposals.best(args.lake, args.objective, args.top)
     obj = objectives[0]
     for rank, row in enumerate(rows, start=1):

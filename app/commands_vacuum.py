@@ -5,8 +5,7 @@ import sys
 
 
 def add_commands(command) -> None:
-    p = command("vacuum", cmd_vacuum, "remove orphaned files under data/ (left by an ingest that was killed) and "
-                "report what was removed")
+    p = command("vacuum", cmd_vacuum)
     p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
 

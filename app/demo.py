@@ -10,6 +10,7 @@ loop runs only on a lake that has no model and no proposals yet.
 from __future__ import annotations
 
 import csv
+import math
 import shutil
 import subprocess
 import sys
@@ -124,14 +125,19 @@ def demo_loop(root: Path, *, seed: int = 7) -> str:
 
 
 def app_command(root: Path, *, port: int | None = None, host: str | None = None, headless: bool = False) -> list[str]:
-    """The `streamlit run` command line that serves the app (app/ui/main.py) on the lake at ``root``."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("ui") / "main.py")]
+    """The `streamlit run` command line that serves the app (app/ui/main.py) on the lake at ``root``: no usage
+    statistics, no look-up of this machine's external address, the viewer's toolbar (no developer "Deploy")."""
+    from app.ui.uploads import max_upload_mb
+    cmd = [sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("ui") / "main.py"),
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+           "--browser.serverAddress", host if host and host not in ("0.0.0.0", "::") else "localhost",
+           "--server.maxUploadSize", str(max(1, math.ceil(max_upload_mb())))]
     if port:
         cmd += ["--server.port", str(port)]
     if host:
         cmd += ["--server.address", host]
     if headless:
-        cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+        cmd += ["--server.headless", "true"]
     return cmd + ["--", "--lake", str(Path(root).resolve())]
 
 

@@ -22,6 +22,18 @@ class InputError(CathodeLakeError, ValueError):
         self.file, self.row, self.column, self.expected, self.found = file, row, column, expected, found
 
 
+class UsageError(CathodeLakeError, ValueError):
+    """A command was given arguments it cannot use; the CLI prints one line and exits 2."""
+
+    def __init__(self, message: str, *, argument: str | None = None, expected: str | None = None,
+                 found: object = None):
+        text = f"{argument}: {message}" if argument else message
+        if expected is not None:
+            text += f" Expected {expected}; found {found!r}."
+        super().__init__(text)
+        self.argument, self.expected, self.found = argument, expected, found
+
+
 class UnknownFormatError(InputError):
     """No registered reader recognises the file."""
 

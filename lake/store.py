@@ -98,6 +98,23 @@ def query(root: Path, sql: str, params: list | None = None) -> pa.Table:
             raise QueryError(f"the query failed: {' '.join(str(exc).split())}") from exc
 
 
+def query_one(root: Path, sql: str) -> pa.Table:
+    """Run exactly one statement typed by a person (`cathode sql`): none or several is an error, not a guess."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(f"the query failed: {' '.join(str(exc).split())}") from exc
+    if len(statements) != 1:
+        raise QueryError("give exactly one SQL statement." + (f" Found {len(statements)}, separated by ';'."
+                                                               if statements else " The query is empty."))
+    with connect(root) as con:
+        try:
+            relation = con.sql(sql)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise QueryError(f"the query failed: {' '.join(str(exc).split())}") from exc
+
+
 def lake_version(root: Path) -> int:
     return int(query(root, "SELECT coalesce(max(lake_version), 0) AS v FROM commits")["v"][0].as_py())
 

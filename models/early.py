@@ -17,9 +17,9 @@ import numpy as np
 import polars as pl
 
 from lake import store
+from models.defaults import DEFAULT_N
 
 EARLY_FEATURES = ("early_ce_loss", "early_fade", "early_slope")
-DEFAULT_N = 50
 
 
 def cycles_frame(root: Path) -> pl.DataFrame:

@@ -27,9 +27,9 @@ from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features
 from models.features import MICRO, MIN_CELLS, RECIPE, Target, cell_frame, check_recipe_columns, \
     from_model_scale, target, target_values
 from models.surrogate import KINDS, Surrogate, _upper, select
+from models.defaults import DEFAULT_TARGETS
 
 ARTIFACTS = Path("artifacts") / "models"
-DEFAULT_TARGETS = ("cycles_to_80", "initial_areal_capacity")
 LIBRARIES = ("cathode-lake", "numpy", "scipy", "scikit-learn", "polars", "duckdb", "optuna")
 
 
@@ -146,11 +146,20 @@ def _scale(tgt: Target) -> str:
 # ---------------------------------------------------------------- the lake side
 
 def train(root: Path, targets=DEFAULT_TARGETS, *, early_cycles: int | None = DEFAULT_N, kinds=KINDS,
-          physics: bool = True) -> list[dict]:
-    """Train one model per target (and the early-life model) on the lake and register them in one commit."""
+          physics: bool = True, force: bool = False) -> list[dict]:
+    """Train one model per target (and the early-life model) on the lake and register them in one commit.
+
+    Training is deterministic, so a lake unchanged since models were trained with the same options gets no new
+    ones: those rows come back with ``unchanged`` set (``force`` trains anew)."""
     targets = list(dict.fromkeys(targets))
     tgts = [target(t) for t in targets]
     version = store.lake_version(root)
+    options = {"kinds": sorted(kinds), "physics": bool(physics), "early_cycles": early_cycles or 0}
+    wanted = [(t, "") for t in targets] + ([("cycles_to_80", "early_life")]
+                                           if early_cycles and "cycles_to_80" in targets else [])
+    kept = [] if force else unchanged_models(root, version, options, wanted)
+    if kept:
+        return [{**row, "unchanged": True} for row in kept]
     frame = cell_frame(root, tuple(t.retention_cycle for t in tgts if t.retention_cycle))
     if frame.height == 0:
         raise InputError("the lake has no cells to train on. Ingest a cells.csv and its cycles.csv first.",
@@ -162,10 +171,25 @@ def train(root: Path, targets=DEFAULT_TARGETS, *, early_cycles: int | None = DEF
             trained.append(fit_early(frame, cycles_frame(root), early_cycles, version=version))
         except InputError as exc:
             notes.append(f"early-life model skipped: {exc}")
+    for t in trained:
+        t.row["metrics_json"] = json.dumps({**json.loads(t.row["metrics_json"]), "training_options": options})
     rows = register(root, trained, command="train")
     for note in notes:
         rows[-1].setdefault("notes", []).append(note)
     return rows
+
+
+def unchanged_models(root: Path, version: int, options: dict, wanted: list[tuple[str, str]]) -> list[dict]:
+    """The newest model per (target, early-life or not) trained on lake ``version`` with ``options``; [] unless
+    every wanted one exists."""
+    rows = store.query(root, "SELECT * FROM models WHERE trained_on_version = ? ORDER BY created_at DESC",
+                       [version]).to_pylist()
+    found = {}
+    for row in rows:
+        if json.loads(row["metrics_json"]).get("training_options") != options:
+            continue
+        found.setdefault((row["target"], "early_life" if row["estimator"] == "early_life" else ""), row)
+    return [found[w] for w in wanted] if all(w in found for w in wanted) else []
 
 
 def register(root: Path, trained: list[Trained], *, command: str = "train", writer=None) -> list[dict]:

@@ -1,1 +1,1 @@
-"""Recipe space, campaigns and the virtual lab."""
+"""Recipe space, objectives, acquisition, proposals and the Optuna study: the loop that proposes recipes."""

@@ -19,7 +19,6 @@ import numpy as np
 import polars as pl
 
 from lake.errors import InputError
-from models.features import from_model_scale, target
 
 NAMES = ("cycle_life", "areal_capacity", "delivered_capacity:N", "pareto")
 PARETO = ("cycle_life", "areal_capacity")
@@ -38,6 +37,7 @@ class Objective:
 
     def combine(self, samples: dict[str, np.ndarray]) -> np.ndarray:
         """Samples of each target on its model scale -> samples of the objective in its unit."""
+        from models.features import from_model_scale, target   # here: `cathode propose --help` reads NAMES only
         if self.name == "cycle_life":
             return from_model_scale(target("cycles_to_80"), samples["cycles_to_80"])
         areal = from_model_scale(target("initial_areal_capacity"), samples["initial_areal_capacity"])

@@ -1,9 +1,12 @@
-"""Shared fixtures: temporary lakes on disk, the real sample files beside the project, a CLI runner."""
+"""Shared fixtures: temporary lakes on disk, the real sample files beside the project, a CLI runner, and the demo
+lake, built once per test run."""
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,7 +32,7 @@ def lake(tmp_path) -> Path:
     return store.init(tmp_path / "lake")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
     """Run `cathode ARGS...` in-process; returns (exit code, stdout, stderr)."""
     def run(*args) -> tuple[int, str, str]:
@@ -41,6 +44,47 @@ def cli():
                 code = exc.code
         return code, out.getvalue(), err.getvalue()
     return run
+
+
+DEMO_CELLS = 40            # `cathode demo`'s default: the session's demo lake is the one a user gets
+
+
+@dataclass(frozen=True)
+class DemoLakes:
+    data: Path             # `cathode demo --no-app --no-loop`: every input ingested and derived, no models yet
+    full: Path             # then `cathode demo --no-app` on a copy: models trained, a first batch proposed
+    build_output: str      # what the first command printed
+    loop_output: str       # what the second printed (only duplicates, then the loop)
+
+
+@pytest.fixture(scope="session")
+def demo_lakes(tmp_path_factory, cli) -> DemoLakes:
+    """The demo, built once per test run through the CLI as a user runs it. Tests that write take a copy
+    (`demo_data_copy`, `demo_full_copy`); the bulk views re-point to a copied folder on first open."""
+    base = tmp_path_factory.mktemp("demo-session")
+    code, build_out, err = cli("--lake", base / "data", "demo", "--no-app", "--no-loop")
+    assert code == 0, err
+    shutil.copytree(base / "data", base / "full")
+    code, loop_out, err = cli("--lake", base / "full", "demo", "--no-app")
+    assert code == 0, err
+    return DemoLakes(base / "data", base / "full", build_out, loop_out)
+
+
+def copy_lake(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+@pytest.fixture
+def demo_data_copy(demo_lakes, tmp_path) -> Path:
+    """A private copy of the session's demo lake before training (44 cells, derived, no models)."""
+    return copy_lake(demo_lakes.data, tmp_path / "demo")
+
+
+@pytest.fixture
+def demo_full_copy(demo_lakes, tmp_path) -> Path:
+    """A private copy of the session's demo lake with models and a first batch of proposals."""
+    return copy_lake(demo_lakes.full, tmp_path / "demo-full")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:

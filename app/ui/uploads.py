@@ -13,8 +13,12 @@ from ingest.pipeline import Outcome, ingest
 from lake.errors import InputError
 
 UPLOADS = "uploads"
-MAX_UPLOAD_MB = float(os.environ.get("CATHODE_UPLOAD_MAX_MB", "200"))
 MAX_NAME = 120
+
+
+def max_upload_mb() -> float:
+    """The upload cap in MB (`CATHODE_UPLOAD_MAX_MB`, default 200); Streamlit's own maxUploadSize is set from it."""
+    return float(os.environ.get("CATHODE_UPLOAD_MAX_MB", "200"))
 
 
 @dataclass
@@ -24,10 +28,11 @@ class Upload:
 
 
 def safe_name(name: str) -> str:
-    """A file name that cannot leave its folder: the last path part, only [A-Za-z0-9._-], no leading dot, short.
-    Dots inside are kept, so `VL-0003.bdf.csv` still names its cell and `x.tiff.json` stays x.tiff's sidecar."""
+    """A file name that cannot leave its folder: the last path part, only letters (any script), digits and `._-`,
+    no leading dot, short. Dots inside are kept, so `VL-0003.bdf.csv` still names its cell (as `cathode ingest`
+    reads it, `Zelle-ä1.csv` included) and `x.tiff.json` stays x.tiff's sidecar."""
     base = re.split(r"[\\/]", str(name))[-1]
-    clean = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")
+    clean = re.sub(r"[^\w.-]", "_", base).lstrip(".")
     clean = re.sub(r"\.{2,}", ".", clean)
     if len(clean) > MAX_NAME:
         stem, dot, suffix = clean.rpartition(".")
@@ -38,10 +43,18 @@ def safe_name(name: str) -> str:
     return clean
 
 
-def save(root: Path, uploads: list[Upload], max_mb: float = MAX_UPLOAD_MB) -> list[Path]:
-    """Write the uploads into a fresh `<lake>/uploads/<stamp>/` folder; refuse the lot if one is over the cap."""
+def save(root: Path, uploads: list[Upload], max_mb: float | None = None) -> list[Path]:
+    """Write the uploads into a fresh `<lake>/uploads/<stamp>/` folder; refuse the lot if one is over the cap or two
+    share a name (a renamed copy would name another cell)."""
+    max_mb = max_upload_mb() if max_mb is None else max_mb
     if not uploads:
         raise InputError("no files were uploaded.")
+    names = [safe_name(up.name) for up in uploads]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError("two uploads share a name, and a file's name can name its cell.", file=twice[0],
+                         expected="each file once; upload same-named files from different folders one at a time",
+                         found=f"{names.count(twice[0])} files")
     for up in uploads:
         if len(up.data) > max_mb * 1e6:
             raise InputError("the file is over the upload size cap.", file=safe_name(up.name),
@@ -50,12 +63,8 @@ def save(root: Path, uploads: list[Upload], max_mb: float = MAX_UPLOAD_MB) -> li
     base = (Path(root).resolve() / UPLOADS)
     folder = base / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     folder.mkdir(parents=True)
-    paths, taken = [], set()
-    for up in uploads:
-        name = safe_name(up.name)
-        while name in taken:                                   # two uploads with the same (sanitised) name
-            name = f"_{name}"
-        taken.add(name)
+    paths = []
+    for up, name in zip(uploads, names):
         path = (folder / name).resolve()
         if path.parent != folder.resolve():                    # belt and braces: never outside the folder
             raise InputError("unsafe upload name.", file=repr(up.name))
@@ -69,16 +78,3 @@ def ingest_uploads(root: Path, uploads: list[Upload], *, cell_id: str | None = N
     """Save, then ingest exactly as `cathode ingest` does; sidecars (x.tiff.json) travel with their file."""
     paths = save(root, uploads)
     return ingest(root, paths, cell_id=cell_id or None, options=options or None, progress=False, command="ingest")
-
-
-def outcome_line(o: Outcome) -> str:
-    """The line `cathode ingest` prints for one file (app/cli.py cmd_ingest), reason on its own line."""
-    cells = ",".join(o.cells[:3]) + (f",… ({len(o.cells)})" if len(o.cells) > 3 else "")
-    line = f"{o.status:<9} {o.format or '-':<16} cell={cells or '-':<24} rows={o.rows:<8} {o.path}"
-    return line if o.status != "rejected" else f"{line}\n          {o.reason}"
-
-
-def summary_line(outcomes: list[Outcome], version: int) -> str:
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "duplicate", "rejected")}
-    return (f"{counts['ingested']} ingested, {counts['duplicate']} duplicate, {counts['rejected']} rejected; "
-            f"lake version {version}")

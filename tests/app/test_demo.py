@@ -7,10 +7,8 @@ import sys
 from lake import store
 
 
-def test_demo_builds_a_lake_a_stock_client_can_read(cli, tmp_path):
-    root = tmp_path / "demo"
-    code, out, err = cli("--lake", root, "demo", "--no-app", "--no-loop")
-    assert code == 0, err
+def test_demo_builds_a_lake_a_stock_client_can_read(cli, demo_lakes, tmp_path):
+    root, out = demo_lakes.data, demo_lakes.build_output
     assert "cells: 44 (40 virtual-lab, 4 from the seed paper)" in out and "lake version: 2" in out
     assert "impedance spectra: 21, tomography volumes: 3" in out
     code, out, _ = cli("--lake", root, "sql", "select count(*) from cells", "--format", "csv")
@@ -47,19 +45,20 @@ def test_demo_builds_a_lake_a_stock_client_can_read(cli, tmp_path):
     assert rise[0]["rise"] > 3 and abs(rise[-1]["rise"] - 1) < 0.05, rise
 
 
-def test_demo_twice_gives_the_same_lake_and_closes_the_loop_once(cli, tmp_path):
-    root = tmp_path / "demo"
-    code, out, err = cli("--lake", root, "demo", "--no-app", "--cells", "10")
-    assert code == 0, err
-    # The loop ran: models for both default objectives and a first batch at the seed's protocol.
+def test_demo_twice_gives_the_same_lake_and_closes_the_loop_once(cli, demo_lakes, demo_full_copy):
+    # The second run on the built lake found only duplicates, then closed the loop: models for both default
+    # objectives and a first batch at the seed's protocol.
+    out = demo_lakes.loop_output
+    assert "0 ingested, 13 duplicate" in out
     assert "model cycles_to_80-" in out and "model initial_areal_capacity-" in out
+    root = demo_full_copy
     batch = store.query(root, "SELECT * FROM proposals").to_pylist()
     assert len(batch) == 4 and {(p["status"], p["voltage_max_v"], p["c_rate"]) for p in batch} == {
         ("proposed", 4.2, 0.1)}
     first = {t: store.query(root, f"SELECT * EXCLUDE (lake_version) FROM {t} ORDER BY ALL")
-             for t in ("cycles", "eis_points", "microstructure")}
+             for t in ("cycles", "eis_points", "microstructure", "models")}
     version = store.lake_version(root)
-    code, out, _ = cli("--lake", root, "demo", "--no-app", "--cells", "10")
+    code, out, _ = cli("--lake", root, "demo", "--no-app")
     assert code == 0 and "0 ingested, 13 duplicate" in out and "model and proposals already in the lake" in out
     assert store.lake_version(root) == version
     assert all(store.query(root, f"SELECT * EXCLUDE (lake_version) FROM {t} ORDER BY ALL").equals(first[t])

@@ -47,9 +47,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(demo_lakes, tmp_path_factory):
     _need_browser()
-    root = ui_lake_copy(tmp_path_factory, "browser")
+    root = ui_lake_copy(demo_lakes, tmp_path_factory, "browser")
     port = _free_port()
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     cmd = app_command(root, port=port, host="127.0.0.1", headless=True)

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.demo import MEASURED_CELLS, build_demo, demo_loop
+from app.demo import MEASURED_CELLS
 from lake import store
+from tests.conftest import DEMO_CELLS, copy_lake
 
-UI_CELLS = 12
-
-
-def build_ui_lake(root: Path, n_cells: int = UI_CELLS) -> Path:
-    build_demo(root, n_cells=n_cells)
-    demo_loop(root)
-    return root
+UI_CELLS = DEMO_CELLS
 
 
-def test_ui_lake_has_every_kind_of_data(tmp_path_factory):
-    root = ui_lake_copy(tmp_path_factory, "check")
+def test_ui_lake_has_every_kind_of_data(demo_lakes):
+    root = demo_lakes.full
     counts = store.query(root, """SELECT (SELECT count(*) FROM eis_results) AS fits, (SELECT count(*) FROM
         microstructure) AS micro, (SELECT count(DISTINCT target) FROM models) AS targets, (SELECT count(*) FROM
         proposals) AS props, (SELECT count(DISTINCT cell_id) FROM timeseries) AS ts,
@@ -30,15 +25,6 @@ def test_ui_lake_has_every_kind_of_data(tmp_path_factory):
     assert all((r["rise"] > 1.5) == (r["area"] < 0.75) for r in rise), rise
 
 
-def ui_lake_copy(tmp_path_factory, name: str) -> Path:
-    """A private copy of one session-wide UI lake (built once; the copy is re-pointed on first open)."""
-    import shutil
-    template = tmp_path_factory.getbasetemp() / "ui_lake_template"
-    if not (template / "ready").exists():
-        shutil.rmtree(template, ignore_errors=True)
-        template.mkdir()
-        build_ui_lake(template / "lake")
-        (template / "ready").touch()
-    target = tmp_path_factory.mktemp(name) / "lake"
-    shutil.copytree(template / "lake", target)
-    return target
+def ui_lake_copy(demo_lakes, tmp_path_factory, name: str) -> Path:
+    """A private copy of the session's demo lake with models and proposals (tests/conftest.py)."""
+    return copy_lake(demo_lakes.full, tmp_path_factory.mktemp(name) / "lake")

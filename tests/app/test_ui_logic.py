@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app import outcomes as outcomes_text
 from app.ui import charts, sql_console, uploads
 from lake import store
 from lake.errors import InputError
@@ -125,23 +126,38 @@ def test_unusable_upload_names_are_refused(name):
 
 
 def test_uploads_stay_inside_the_lake_and_respect_the_cap(lake):
-    paths = uploads.save(lake, [uploads.Upload("../../evil.csv", b"a,b\n1,2\n"), uploads.Upload("evil.csv", b"x")])
+    paths = uploads.save(lake, [uploads.Upload("../../evil.csv", b"a,b\n1,2\n"), uploads.Upload("ok.csv", b"x")])
     assert all(p.resolve().is_relative_to(lake.resolve() / "uploads") for p in paths)
-    assert [p.name for p in paths] == ["evil.csv", "_evil.csv"]
+    assert [p.name for p in paths] == ["evil.csv", "ok.csv"]
     with pytest.raises(InputError, match="size cap"):
         uploads.save(lake, [uploads.Upload("big.csv", b"x" * 2000)], max_mb=0.001)
+
+
+def test_same_named_uploads_are_refused_not_renamed_onto_another_cell(lake):
+    """Two `VL-0099.bdf.csv` once became cells VL-0099 and a phantom _VL-0099; now the batch is refused whole."""
+    before = sorted((lake / "uploads").rglob("*")) if (lake / "uploads").exists() else []
+    with pytest.raises(InputError, match="share a name") as err:
+        uploads.save(lake, [uploads.Upload("a/VL-0099.bdf.csv", b"1"), uploads.Upload("b/VL-0099.bdf.csv", b"2")])
+    assert "VL-0099.bdf.csv" in str(err.value)
+    assert (sorted((lake / "uploads").rglob("*")) if (lake / "uploads").exists() else []) == before
+
+
+def test_upload_names_keep_letters_of_any_script_as_the_cli_does():
+    assert uploads.safe_name("Zelle-ä1.bdf.csv") == "Zelle-ä1.bdf.csv"
+    assert uploads.safe_name("a b;c.csv") == "a_b_c.csv"
 
 
 def test_an_upload_is_ingested_with_the_cli_s_messages(tmp_path, cli):
     """Same file, one lake through `cathode ingest`, another through the Ingest page's path: the same lines."""
     cells = write_csv(tmp_path / "cells.csv", CELLS_HEADER, GOOD_CELLS)
     bad = write_csv(tmp_path / "bad.csv", CELLS_HEADER, [["X1", "in_situ_polymerized", -3, 0, 60, 4.2, 0.1, 1, 0]])
-    code, out, _ = cli("--lake", tmp_path / "cli_lake", "ingest", "--no-progress", cells, bad)
-    assert code == 1
+    code, out, err = cli("--lake", tmp_path / "cli_lake", "ingest", "--no-progress", cells, bad)
+    assert code == 1 and err.startswith("error: rejected")
+    out = out.splitlines()[0] + "\n" + err.removeprefix("error: ") + out.splitlines()[-1]
     app_lake = store.init(tmp_path / "app_lake")
     outcomes = uploads.ingest_uploads(app_lake, [uploads.Upload(p.name, p.read_bytes()) for p in (cells, bad)])
-    lines = "\n".join(uploads.outcome_line(o) for o in outcomes)
-    summary = uploads.summary_line(outcomes, store.lake_version(app_lake))
+    lines = "\n".join(outcomes_text.outcome_line(o) for o in outcomes)
+    summary = outcomes_text.summary_line(outcomes, store.lake_version(app_lake))
 
     def strip(text: str) -> list[str]:     # the same but for the folder the file was read from
         return [" ".join(w if "/" not in w else Path(w).name for w in line.split()) for line in text.splitlines()]

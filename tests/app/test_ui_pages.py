@@ -17,8 +17,8 @@ TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def ui_lake(tmp_path_factory):
-    root = ui_lake_copy(tmp_path_factory, "ui")
+def ui_lake(demo_lakes, tmp_path_factory):
+    root = ui_lake_copy(demo_lakes, tmp_path_factory, "ui")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CATHODE_LAKE", str(root))
         yield root

@@ -8,11 +8,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from app.demo import build_demo
 from ingest.derive import dqdv
 from ingest.derive.runner import derive_all
 from lake import store
 from lake.errors import InputError
+from tests.conftest import copy_lake
 from virtual_lab import lab as vl
 
 
@@ -53,9 +53,8 @@ def test_bad_series_is_refused():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "lake"
-    build_demo(root)
+def demo(demo_lakes, tmp_path_factory):
+    root = copy_lake(demo_lakes.data, tmp_path_factory.mktemp("demo") / "lake")
     report = derive_all(root, ["dqdv", "cycling"])
     assert not [f for f in report.failed if f[0] == "dqdv"]
     return root

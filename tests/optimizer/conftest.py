@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.models.conftest import demo, demo_master  # noqa: F401
+from tests.models.conftest import demo  # noqa: F401
 
 
 def _unavailable(reason: str):

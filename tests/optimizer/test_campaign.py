@@ -94,11 +94,11 @@ def test_status_changes(cli, demo):
     assert code == 0 and "proposed -> accepted" in out
     assert cli("--lake", demo, "proposals", "reject", pid, "--note", "binder ran out")[0] == 0
     before = lake_state(demo)
-    for args, message in ((("accept", pid), "is rejected; it cannot become accepted"),
-                          (("accept", "P9999-01"), "no such proposal"),
-                          (("accept",), "needs a proposal id")):
+    for args, message, exit_code in ((("accept", pid), "is rejected; it cannot become accepted", 1),
+                                     (("accept", "P9999-01"), "no such proposal", 1),
+                                     (("accept",), "needs a proposal id", 2)):         # a usage error
         code, _, err = cli("--lake", demo, "proposals", *args)
-        assert code == 1 and message in err
+        assert code == exit_code and message in err
     assert lake_state(demo) == before
     code, out, _ = cli("--lake", demo, "proposals", "--status", "rejected")
     assert pid in out and other not in out
@@ -139,8 +139,8 @@ def test_ingesting_an_unknown_proposal_id_is_rejected(cli, demo, tmp_path):
                   "voltage_max_v": [4.2], "c_rate": [0.1], "densification_frac": [0.7]}).write_csv(form)
     cells, cycles = fill_proposals(form, tmp_path / "lab", n_cycles=20)
     before = lake_state(demo)
-    code, out, _ = cli("--lake", demo, "ingest", cells, cycles)
-    assert code == 1 and "unknown proposal" in out and "P0042-01" in out and "row 2" in out
+    code, out, err = cli("--lake", demo, "ingest", cells, cycles)
+    assert code == 1 and "unknown proposal" in err and "P0042-01" in err and "row 2" in err
     after = lake_state(demo)
     assert {k: v for k, v in after.items()} == before
 

@@ -129,6 +129,7 @@ MUTATION = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(sample=st.sampled_from(_samples() or [Path("missing")]), mutation=MUTATION)

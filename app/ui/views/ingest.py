@@ -1,6 +1,7 @@
 """Ingest: upload files; they are saved inside the lake and go through the same path and messages as the CLI."""
 import streamlit as st
 
+from app import outcomes as outcomes_text
 from app.ui import data, uploads
 from lake import store
 from lake.errors import CathodeLakeError
@@ -13,7 +14,7 @@ st.markdown("Cycler files (Neware, BioLogic, Maccor, Arbin, BDF), lab templates 
             f"`{root / uploads.UPLOADS}` and ingested exactly as `cathode ingest` does.")
 with st.form("ingest_form", clear_on_submit=True):
     files = st.file_uploader("files", accept_multiple_files=True, key="ingest_files",
-                             help=f"at most {uploads.MAX_UPLOAD_MB:g} MB per file")
+                             help=f"at most {uploads.max_upload_mb():g} MB per file")
     cell_id = st.text_input("cell id for instrument files (optional: else barcode or file name)", key="ingest_cell")
     submitted = st.form_submit_button("Ingest", type="primary")
 if submitted:
@@ -31,7 +32,7 @@ if submitted:
             data.refresh()
             version, _ = data.stamp()
             st.session_state["ingest_report"] = (
-                "ok", "\n".join(uploads.outcome_line(o) for o in outcomes), uploads.summary_line(outcomes, version),
+                "ok", "\n".join(outcomes_text.outcome_line(o) for o in outcomes), outcomes_text.summary_line(outcomes, version),
                 any(o.status == "rejected" for o in outcomes))
 report = st.session_state.get("ingest_report")
 if report and report[0] == "error":

@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from app.ui import data, sql_console
+from lake.export import csv_rows
 
 root = data.require_lake()
 st.title("SQL console")
@@ -36,7 +37,8 @@ with query_col:
         note = f" — showing the first {sql_console.ROW_CAP:,}; add a LIMIT or an aggregate" if truncated else ""
         st.caption(f"{len(frame):,} rows in {seconds * 1000:.0f} ms{note}")
         st.dataframe(frame, hide_index=True, width="stretch")
-        st.download_button("download CSV", frame.to_csv(index=False), "query.csv", "text/csv", key="sql_download")
+        st.download_button("download CSV", "".join(csv_rows(list(frame.columns), frame.astype(object).where(
+            frame.notna(), None).to_dict("records"))), "query.csv", "text/csv", key="sql_download")
 with doc_col:
     st.subheader("Tables and columns")
     docs = sql_console.documentation()
