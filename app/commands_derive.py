@@ -1,7 +1,7 @@
 """`cathode derive`: recompute the derived tables (cycling, dQ/dV, GITT, EIS fits, microstructure, spectroscopy)."""
 from __future__ import annotations
 
-from ingest.derive.runner import QUANTITIES, derive_all
+from analytics.runner import QUANTITIES, derive_all
 
 
 def add_commands(command) -> None:

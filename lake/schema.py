@@ -294,7 +294,7 @@ VIEWS: tuple[Table, ...] = (
     ), sql=_LIFE_SQL),
 )
 
-# Derived tables (`cathode derive`, ingest/derive) are declared in lake/schema_derived.py: same Table/Column types,
+# Derived tables (`cathode derive`, analytics) are declared in lake/schema_derived.py: same Table/Column types,
 # appended here so this module stays the one registry (and under the house line limit).
 from lake.schema_derived import DERIVE_RUNS, DERIVED  # noqa: E402  (needs Table, _cols, SOURCE, VERSION above)
 

@@ -1,4 +1,4 @@
-"""Derived tables of `cathode derive` (ingest/derive), registered into lake.schema.TABLES / VIEWS.
+"""Derived tables of `cathode derive` (analytics), registered into lake.schema.TABLES / VIEWS.
 
 Import lake.schema, not this module (it is loaded from there). Append-only: recomputing a unit (a cell, a
 time-series file, a spectrum, a volume) appends its whole result to `<name>_history` plus one `derive_runs` row; the

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("lake", "ingest", "models", "optimizer", "virtual_lab", "app")
-ALLOWED = {"lake": set(), "ingest": {"lake"}, "models": {"lake"}, "optimizer": {"models", "lake"},
+PACKAGES = ("lake", "ingest", "analytics", "models", "optimizer", "virtual_lab", "app")
+# analytics reads what ingest defines (the per-cycle summary, the volume reader); ingest never imports analytics
+ALLOWED = {"lake": set(), "ingest": {"lake"}, "analytics": {"lake", "ingest"}, "models": {"lake", "analytics"},
+           "optimizer": {"models", "lake"},
            "virtual_lab": {"lake", "models"}, "app": set(PACKAGES) - {"app"}}
 
 
@@ -34,6 +36,22 @@ def test_imports_run_one_way(package):
         wrong = _imports(path) - ALLOWED[package] - {package}
         assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}; {package} may import " \
                           f"{sorted(ALLOWED[package]) or 'no other package'}"
+
+
+def _private_imports(path: Path, package: str) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] in set(PACKAGES) - {package}:
+            out += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    return out
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_private_names_across_packages(package):
+    for path in (ROOT / package).rglob("*.py"):
+        taken = _private_imports(path, package)
+        assert not taken, f"{path.relative_to(ROOT)} imports private {taken}; make them public where they live"
 
 
 def test_modules_stay_small():

@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest.derive import cycling
-from ingest.derive.runner import derive_all
+from analytics import cycling
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from lake import store
 from tests.conftest import CELLS_HEADER, CYCLES_HEADER, GOOD_CELLS, good_cycles, write_csv

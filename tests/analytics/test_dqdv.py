@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 
 from app.demo import build_demo
-from ingest.derive import dqdv
-from ingest.derive.runner import derive_all
+from analytics import dqdv
+from analytics.runner import derive_all
 from lake import store
 from lake.errors import InputError
 from virtual_lab import lab as vl

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from impedance.models.circuits import CustomCircuit
 
-from ingest.derive import eis_fit
-from ingest.derive.runner import derive_all
+from analytics import eis_fit
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from ingest.readers import detect
 from lake import store
