@@ -58,3 +58,23 @@ def test_modules_stay_small():
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             assert len(path.read_text().splitlines()) <= 450, f"{path.relative_to(ROOT)} is too long; split it"
+
+
+def test_every_imported_distribution_is_declared():
+    import sys
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {req.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
+                for req in project["dependencies"] + [r for reqs in project["optional-dependencies"].values()
+                                                      for r in reqs]}
+    distribution = {"sklearn": "scikit-learn"}          # import name -> distribution name where they differ
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+                for name in (n.split(".")[0] for n in names):
+                    if name in sys.stdlib_module_names or name in PACKAGES or name == "__future__":
+                        continue
+                    assert distribution.get(name, name).lower() in declared, \
+                        f"{path.relative_to(ROOT)} imports {name}, which pyproject.toml does not declare"
