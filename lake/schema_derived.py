@@ -105,6 +105,11 @@ DERIVED: tuple[tuple[Table, Table], ...] = (
              ("residual_rel_frac", _C, _F, "RMS residual relative to |Z|"),
              ("area_cm2", _C, "cm2", "area S"), ("thickness_cm", _C, "cm", "membrane thickness L"),
              ("sigma_s_cm", _C, "S/cm", "ionic conductivity L/(R_bulk S) (Eq. 3), when L and S are known")),
+    _derived("eis_fit_points", "eis", "spectrum_id", "The fitted circuit's impedance on a log frequency grid across "
+             "each fitted spectrum (what the app draws beside the points).", _SPEC, _CELL,
+             ("point_index", "BIGINT", "", "0 at the highest frequency"), ("frequency_hz", _C, "Hz", "frequency"),
+             ("z_real_ohm", _C, "ohm", "real part of the fitted impedance"),
+             ("z_imag_ohm", _C, "ohm", "imaginary part of the fitted impedance (negative for capacitive)")),
     _derived("particle_contacts", "microstructure", "source_sha256", "Per-particle NCM contact with the binder "
              "(NCM split at necks).", _CELL, SOURCE, ("particle_id", "BIGINT", "", "particle label, 1-based"),
              ("volume_m3", _C, "m3", "particle volume"), ("equivalent_diameter_m", _C, "m", "equal-volume sphere"),
