@@ -6,11 +6,12 @@ Method (METHOD_VERSION cycling-2):
   `cell_life` views): cycles counted as cycles run, baseline = best of the first three.
 - Fade rate = minus the least-squares slope of retention against cycle over the cycles with capacity.
 - Mean CE over cycles 2..last; first-cycle CE apart (formation loss).
-- Early-life features (Severson et al., Nat. Energy 2019) over cycles 1..N (N = options['early_cycles'], 100):
-  slope of discharge capacity over cycles 2..N, mean CE over 2..N, and log10 var(Q_100(V) - Q_10(V)) of the
-  discharge curves when the cell's time series holds cycles 10 and 100.
-- Polarisation per cycle = time-averaged voltage while I > 0 minus while I < 0; from the cycles columns
-  mean_charge_voltage_v / mean_discharge_voltage_v when present, else from the cell's time series.
+- Early-life features over cycles 1..N (N = options['early_cycles'], default analytics.early_life.EARLY_CYCLES):
+  slope of discharge capacity and mean CE over cycles 2..N (analytics/early_life.py, which the models' early-life
+  model also uses), and Severson's log10 var(Q_100(V) - Q_10(V)) of the discharge curves when the cell's time
+  series holds cycles 10 and 100.
+- Polarisation per cycle = mean charge minus mean discharge voltage, both as the per-cycle summary defines them
+  (ingest/cycle_summary.py): from the cycles columns when present, else summarised from the cell's time series.
 """
 from __future__ import annotations
 
@@ -19,25 +20,21 @@ import math
 import numpy as np
 import pyarrow as pa
 
+from ingest.cycle_summary import summarise_cycles
 from lake import cycle_life
 from lake.errors import InputError
 
-from . import common
+from . import common, early_life
 from .runner import Unit
 
 QUANTITY = "cycling"
 METHOD_VERSION = "cycling-2"           # 2: the lake-wide cycle-life rule (cycles run, baseline cycle)
 TABLES = ("cycling_summary_history", "cycle_polarisation_history")
-EARLY_CYCLES = 100
 DQ_CYCLES = (10, 100)
 DQ_GRID = 1000
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float | None:
-    return float(np.polyfit(x, y, 1)[0]) if x.size >= 2 and np.ptp(x) > 0 else None
-
-
-def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = EARLY_CYCLES,
+def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = early_life.EARLY_CYCLES,
             delta_q_var_log10: float | None = None) -> dict:
     """One cycling_summary row for one cell's cycles (cycle_index, discharge/charge capacity, CE)."""
     cell = cell or {}
@@ -61,8 +58,8 @@ def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = EARL
     first_cm2 = (q_g[0] * loading / 1000 if loading and math.isfinite(q_g[0]) else
                  q_mah[0] / area if area and math.isfinite(q_mah[0]) else None)
     first = idx <= cycle_life.BASELINE_CYCLES
-    later, early = idx > idx[0], (idx > idx[0]) & (idx <= idx[0] + early_cycles - 1)
-    finite_ce = np.isfinite(ce)
+    later, finite_ce = idx > 1, np.isfinite(ce)
+    early = early_life.features(idx, retention, ce, q, early_cycles)
     return {
         "first_discharge_capacity_mah_g": float(q_g[0]) if math.isfinite(q_g[0]) else None,
         "first_discharge_capacity_mah_cm2": first_cm2,
@@ -71,11 +68,10 @@ def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = EARL
                                 "last_retention_frac")},
         "mean_coulombic_efficiency_frac": float(np.mean(ce[later & finite_ce])) if (later & finite_ce).any() else None,
         "first_coulombic_efficiency_frac": float(ce[0]) if finite_ce[0] else None,
-        "capacity_fade_frac_per_cycle": -s if (s := _slope(idx[alive], retention[alive])) is not None else None,
-        "early_cycles": int(min(early_cycles, idx[-1] - idx[0] + 1)),
-        "early_capacity_slope_mah_g_per_cycle": _slope(idx[early], q[early]),
-        "early_mean_coulombic_efficiency_frac": float(np.mean(ce[early & finite_ce]))
-        if (early & finite_ce).any() else None,
+        "capacity_fade_frac_per_cycle": -s if (s := early_life.slope(idx[alive], retention[alive])) is not None
+        else None,
+        **{k: early[k] for k in ("early_cycles", "early_capacity_slope_mah_g_per_cycle",
+                                 "early_mean_coulombic_efficiency_frac")},
         "early_delta_q_var_log10": delta_q_var_log10,
         "nan_cycles_skipped": rule["n_skipped"],
     }
@@ -111,28 +107,22 @@ def delta_q_variance(table: pa.Table, cycles: tuple[int, int] = DQ_CYCLES) -> fl
 
 
 def polarisation(table: pa.Table) -> pa.Table:
-    """Per cycle: time-averaged charge and discharge voltage of a time series, and their difference."""
-    s, _ = common.series(table)
-    if s["cycle_count"] is None:
+    """Per cycle of a time series: its mean charge and discharge voltages as the per-cycle summary defines them
+    (ingest/cycle_summary.py, what ingest stores in `cycles`), and their difference."""
+    if "cycle_count" not in table.column_names:
         raise InputError("the time series has no cycle_count column.", column="cycle_count")
-    t, v, i, c = s["test_time_second"], s["voltage_volt"], s["current_ampere"], s["cycle_count"]
-    dt = np.diff(t, prepend=t[0])
-    rows = []
-    for cycle in np.unique(c):
-        sel = c == cycle
-        means = []
-        for sign in (1, -1):
-            m = sel & (np.sign(i) == sign) & (dt > 0)
-            means.append(float(np.sum(v[m] * dt[m]) / np.sum(dt[m])) if m.any() else None)
-        if None not in means:
-            rows.append({"cycle_index": int(cycle), "mean_charge_voltage_v": means[0],
-                         "mean_discharge_voltage_v": means[1], "polarisation_v": means[0] - means[1],
-                         "basis": "timeseries"})
-    return pa.Table.from_pylist(rows)
+    common.series(table)                                   # the required columns, named when missing
+    rows = summarise_cycles(table).to_pylist()
+    return pa.Table.from_pylist([
+        {"cycle_index": r["cycle_index"], "mean_charge_voltage_v": r["mean_charge_voltage_v"],
+         "mean_discharge_voltage_v": r["mean_discharge_voltage_v"],
+         "polarisation_v": r["mean_charge_voltage_v"] - r["mean_discharge_voltage_v"], "basis": "timeseries"}
+        for r in rows if common.number(r["mean_charge_voltage_v"]) is not None
+        and common.number(r["mean_discharge_voltage_v"]) is not None])
 
 
 def plan(read, options: dict) -> list[Unit]:
-    early = int(options.get("early_cycles") or EARLY_CYCLES)
+    early = int(options.get("early_cycles") or early_life.EARLY_CYCLES)
     cells = common.cells(read)
     stats = {r["cell_id"]: r for r in read("SELECT cell_id, count(*) AS n, max(lake_version) AS v FROM cycles "
                                            "GROUP BY cell_id").to_pylist()}
