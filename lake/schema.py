@@ -64,7 +64,8 @@ TABLES: tuple[Table, ...] = (
     ), key=("cell_id", "lake_version")),
     Table("cycles", "catalog", "One row per cell and cycle: the cycle's measured capacities.", cols(
         CELL,
-        ("cycle_index", "BIGINT", "", "cycle number, 1-based (Neware: the vendor's own index)"),
+        ("cycle_index", "BIGINT", "", "cycle number as the cycler counts it (Neware: its own index; EC-Lab: 0-based); "
+         "retention.cycle_number counts cycles run"),
         ("discharge_capacity_mah_g", "DOUBLE", "mAh/g", "specific discharge capacity"),
         ("discharge_capacity_mah", "DOUBLE", "mAh", "discharge capacity"),
         ("charge_capacity_mah_g", "DOUBLE", "mAh/g", "specific charge capacity"),
