@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingest.derive.runner import derive_all
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from lake import store
 from lake.errors import InputError

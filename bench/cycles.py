@@ -1,5 +1,5 @@
 """Per-cycle summaries over ≥ 50 M time-series rows: the lake's own `summarise_cycles`
-(ingest/derive/cycle_summary.py, what ingest runs on every cycler file) over the lake's Parquet, versus a
+(ingest/cycle_summary.py, what ingest runs on every cycler file) over the lake's Parquet, versus a
 hand-written DuckDB query computing the same columns (capacities from counter rises per step, energies and
 time-weighted mean voltages from dt to the next sample) over the same files — raw, and through the lake's
 `timeseries` view."""
@@ -75,7 +75,7 @@ def _files(lake: str) -> dict[str, list[str]]:
 def lake_summary(lake: str) -> dict:
     """summarise_cycles over each cell's registered Parquet files (read with pyarrow), all cells."""
     import pyarrow.parquet as pq
-    from ingest.derive.cycle_summary import NEEDED, summarise_cycles
+    from ingest.cycle_summary import NEEDED, summarise_cycles
     files = _files(lake)
     started = time.perf_counter()
     n_rows, n_cycles, discharge = 0, 0, 0.0

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.derive.cycle_summary import can_summarise, summarise_cycles
+from ingest.cycle_summary import can_summarise, summarise_cycles
 from ingest.readers import Reading
 from lake import schema, store
 from lake.errors import InputError

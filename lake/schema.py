@@ -12,55 +12,19 @@ Every row of a catalog or bulk table carries `lake_version`, the commit that add
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str          # DuckDB type
-    unit: str          # "" when dimensionless or text
-    description: str
-
-    @property
-    def comment(self) -> str:
-        return f"{self.description} [{self.unit}]" if self.unit else self.description
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    kind: str          # catalog | bulk | view
-    description: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...] = ()
-    sql: str = ""      # for views: the SELECT that defines it
-
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
-
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-
-def _cols(*rows: tuple[str, str, str, str]) -> tuple[Column, ...]:
-    return tuple(Column(*row) for row in rows)
-
-
-VERSION = ("lake_version", "BIGINT", "", "the lake version (commit) that added this row")
-SOURCE = ("source_sha256", "VARCHAR", "", "sha256 of the source file this row came from (see sources)")
-CELL = ("cell_id", "VARCHAR", "", "the cell this row belongs to (see cells)")
+from lake import cycle_life
+from lake.schema_derived import DERIVE_RUNS, DERIVED
+from lake.schema_types import CELL, SOURCE, VERSION, Column, Table, cols  # noqa: F401  (Column: the public type)
 
 TABLES: tuple[Table, ...] = (
-    Table("commits", "catalog", "One row per lake version: each successful write raises the version by one.", _cols(
+    Table("commits", "catalog", "One row per lake version: each successful write raises the version by one.", cols(
         ("lake_version", "BIGINT", "", "the version this commit created (1, 2, 3 …)"),
         ("committed_at", "TIMESTAMPTZ", "UTC", "when the commit landed"),
         ("command", "VARCHAR", "", "what wrote it, e.g. 'ingest', 'demo', 'propose'"),
         ("summary", "VARCHAR", "", "what the commit added, e.g. '3 files, 40 cells, 12000 cycles'"),
     ), key=("lake_version",)),
     Table("sources", "catalog", "One row per file presented to the lake: ingested, or rejected with the reason. "
-          "A duplicate (same sha256 as an ingested file) adds no row.", _cols(
+          "A duplicate (same sha256 as an ingested file) adds no row.", cols(
         ("sha256", "VARCHAR", "", "sha256 of the file's bytes: the file's identity"),
         ("original_name", "VARCHAR", "", "file name as given to `cathode ingest`"),
         ("original_path", "VARCHAR", "", "absolute path at ingest time"),
@@ -77,7 +41,7 @@ TABLES: tuple[Table, ...] = (
          "was at, which a rejection does not raise)"),
     )),
     Table("cell_records", "catalog", "Every record of a cell, append-only: a cell first seen in an instrument file "
-          "(no recipe yet) is completed by a later cells.csv row; the view cells shows the latest record.", _cols(
+          "(no recipe yet) is completed by a later cells.csv row; the view cells shows the latest record.", cols(
         ("cell_id", "VARCHAR", "", "unique id of the cell in the lake"),
         ("process", "VARCHAR", "", "cold_calendered, hot_calendered or in_situ_polymerized"),
         ("loading_mg_cm2", "DOUBLE", "mg/cm2", "active-material (NCM) areal loading"),
@@ -98,9 +62,10 @@ TABLES: tuple[Table, ...] = (
         ("extra_json", "VARCHAR", "", "unknown extra columns of the cells.csv row, kept as JSON"),
         SOURCE, VERSION,
     ), key=("cell_id", "lake_version")),
-    Table("cycles", "catalog", "One row per cell and cycle: the cycle's measured capacities.", _cols(
+    Table("cycles", "catalog", "One row per cell and cycle: the cycle's measured capacities.", cols(
         CELL,
-        ("cycle_index", "BIGINT", "", "cycle number, 1-based (Neware: the vendor's own index)"),
+        ("cycle_index", "BIGINT", "", "cycle number as the cycler counts it (Neware: its own index; EC-Lab: 0-based); "
+         "retention.cycle_number counts cycles run"),
         ("discharge_capacity_mah_g", "DOUBLE", "mAh/g", "specific discharge capacity"),
         ("discharge_capacity_mah", "DOUBLE", "mAh", "discharge capacity"),
         ("charge_capacity_mah_g", "DOUBLE", "mAh/g", "specific charge capacity"),
@@ -114,7 +79,7 @@ TABLES: tuple[Table, ...] = (
         SOURCE, VERSION,
     ), key=("cell_id", "cycle_index")),
     Table("timeseries", "bulk", "Cycler time series in Battery Data Format (BDF) machine names and SI units; "
-          "vendor columns without a BDF name are kept as raw_*.", _cols(
+          "vendor columns without a BDF name are kept as raw_*.", cols(
         CELL, SOURCE,
         ("test_time_second", "DOUBLE", "s", "time since the start of the test"),
         ("unix_time_second", "DOUBLE", "s", "UTC epoch time of the sample"),
@@ -133,7 +98,7 @@ TABLES: tuple[Table, ...] = (
         ("temperature_t1_celsius", "DOUBLE", "degC", "first auxiliary temperature"),
         VERSION,
     )),
-    Table("eis_spectra", "catalog", "One row per impedance spectrum.", _cols(
+    Table("eis_spectra", "catalog", "One row per impedance spectrum.", cols(
         ("spectrum_id", "VARCHAR", "", "source sha256 prefix and index within the file"),
         CELL, SOURCE,
         ("spectrum_index", "BIGINT", "", "index of the spectrum within its file"),
@@ -142,14 +107,14 @@ TABLES: tuple[Table, ...] = (
         ("n_points", "BIGINT", "", "frequencies in the spectrum"),
         VERSION,
     ), key=("spectrum_id",)),
-    Table("eis_points", "bulk", "Impedance points, long format; z_imag negative for capacitive behaviour.", _cols(
+    Table("eis_points", "bulk", "Impedance points, long format; z_imag negative for capacitive behaviour.", cols(
         ("spectrum_id", "VARCHAR", "", "see eis_spectra"),
         ("frequency_hz", "DOUBLE", "Hz", "frequency"),
         ("z_real_ohm", "DOUBLE", "ohm", "real part of the impedance"),
         ("z_imag_ohm", "DOUBLE", "ohm", "imaginary part of the impedance"),
         VERSION,
     )),
-    Table("microstructure", "catalog", "Metrics of segmented tomography volumes (3-phase label stacks).", _cols(
+    Table("microstructure", "catalog", "Metrics of segmented tomography volumes (3-phase label stacks).", cols(
         CELL, SOURCE,
         ("shape_z", "BIGINT", "voxel", "slices"), ("shape_y", "BIGINT", "voxel", "rows"),
         ("shape_x", "BIGINT", "voxel", "columns"),
@@ -167,7 +132,7 @@ TABLES: tuple[Table, ...] = (
         ("extra_json", "VARCHAR", "", "further metrics the reader reported, as JSON"),
         VERSION,
     )),
-    Table("spectra_points", "catalog", "Raman, STXM, FTIR … spectra as two-column points, long format.", _cols(
+    Table("spectra_points", "catalog", "Raman, STXM, FTIR … spectra as two-column points, long format.", cols(
         ("spectrum_id", "VARCHAR", "", "source sha256 prefix and index"),
         CELL, SOURCE,
         ("technique", "VARCHAR", "", "raman, stxm, ftir …"),
@@ -176,7 +141,7 @@ TABLES: tuple[Table, ...] = (
         ("intensity", "DOUBLE", "a.u.", "measured intensity"),
         VERSION,
     )),
-    Table("literature", "catalog", "Published values, one row per reported quantity, with DOI and figure.", _cols(
+    Table("literature", "catalog", "Published values, one row per reported quantity, with DOI and figure.", cols(
         CELL,
         ("doi", "VARCHAR", "", "DOI of the publication"),
         ("figure", "VARCHAR", "", "figure or table the value is read from"),
@@ -188,7 +153,7 @@ TABLES: tuple[Table, ...] = (
         ("extra_json", "VARCHAR", "", "unknown extra columns of the literature row, kept as JSON"),
         SOURCE, VERSION,
     )),
-    Table("models", "catalog", "Trained surrogate models and their validation.", _cols(
+    Table("models", "catalog", "Trained surrogate models and their validation.", cols(
         ("model_id", "VARCHAR", "", "model identifier"),
         ("target", "VARCHAR", "", "predicted quantity, e.g. cycles_to_80"),
         ("estimator", "VARCHAR", "", "estimator kind (gp, gbt, early_life)"),
@@ -202,7 +167,7 @@ TABLES: tuple[Table, ...] = (
         VERSION,
     ), key=("model_id",)),
     Table("proposal_records", "catalog", "Cathode recipes proposed by the optimizer, as proposed (append-only); "
-          "the view proposals adds each one's current status.", _cols(
+          "the view proposals adds each one's current status.", cols(
         ("proposal_id", "VARCHAR", "", "proposal identifier (goes into cells.csv)"),
         ("study_name", "VARCHAR", "", "Optuna study"),
         ("trial_number", "BIGINT", "", "the Optuna trial of the study that holds this proposal"),
@@ -224,14 +189,14 @@ TABLES: tuple[Table, ...] = (
         ("created_at", "TIMESTAMPTZ", "UTC", "when it was proposed"),
         VERSION,
     ), key=("proposal_id",)),
-    Table("proposal_events", "catalog", "Status changes of proposals (accepted, rejected), append-only.", _cols(
+    Table("proposal_events", "catalog", "Status changes of proposals (accepted, rejected), append-only.", cols(
         ("proposal_id", "VARCHAR", "", "see proposals"),
         ("status", "VARCHAR", "", "accepted or rejected"),
         ("note", "VARCHAR", "", "why, free text"),
         ("created_at", "TIMESTAMPTZ", "UTC", "when the status changed"),
         VERSION,
     ), key=("proposal_id", "lake_version")),
-    Table("bulk_files", "catalog", "Parquet files holding bulk rows; a bulk view reads exactly these.", _cols(
+    Table("bulk_files", "catalog", "Parquet files holding bulk rows; a bulk view reads exactly these.", cols(
         ("table_name", "VARCHAR", "", "bulk table the file belongs to"),
         ("path", "VARCHAR", "", "path relative to the lake folder (content-addressed name)"),
         ("sha256", "VARCHAR", "", "sha256 of the Parquet file"),
@@ -239,33 +204,8 @@ TABLES: tuple[Table, ...] = (
         SOURCE, VERSION,
     ), key=("path",)),
     Table("lake_meta", "catalog", "Facts about the lake itself (schema version, folder it was last opened in).",
-          _cols(("key", "VARCHAR", "", "name"), ("value", "VARCHAR", "", "value")), key=("key",)),
+          cols(("key", "VARCHAR", "", "name"), ("value", "VARCHAR", "", "value")), key=("key",)),
 )
-
-# Retention is relative to the best of the first three cycles (robust to a low formation cycle); the capacity used
-# is the specific one when known, else the absolute one (a ratio, so the unit cancels).
-_RETENTION_SQL = """
-SELECT cell_id, cycle_index,
-       cap / nullif(max(cap) FILTER (WHERE cycle_index <= 3) OVER (PARTITION BY cell_id), 0) AS retention_frac
-FROM (SELECT cell_id, cycle_index, coalesce(discharge_capacity_mah_g, discharge_capacity_mah) AS cap FROM cycles)
-"""
-
-_LIFE_SQL = """
-SELECT r.cell_id,
-       max(r.cycle_index) AS cycles_tested,
-       max(y.discharge_capacity_mah_g) FILTER (WHERE r.cycle_index <= 3) AS initial_capacity_mah_g,
-       max(y.discharge_capacity_mah_g) FILTER (WHERE r.cycle_index <= 3) * any_value(c.loading_mg_cm2) / 1000.0
-           AS initial_areal_capacity_mah_cm2,
-       coalesce(min(r.cycle_index) FILTER (WHERE r.retention_frac < 0.8), max(r.cycle_index)) AS cycles_to_80,
-       min(r.cycle_index) FILTER (WHERE r.retention_frac < 0.8) IS NULL AS censored_80,
-       coalesce(min(r.cycle_index) FILTER (WHERE r.retention_frac < 0.7), max(r.cycle_index)) AS cycles_to_70,
-       min(r.cycle_index) FILTER (WHERE r.retention_frac < 0.7) IS NULL AS censored_70,
-       arg_max(r.retention_frac, r.cycle_index) AS last_retention_frac
-FROM retention r
-JOIN cycles y USING (cell_id, cycle_index)
-LEFT JOIN cells c USING (cell_id)
-GROUP BY r.cell_id
-"""
 
 _CELLS_SQL = """
 SELECT * FROM cell_records QUALIFY row_number() OVER (PARTITION BY cell_id ORDER BY lake_version DESC) = 1
@@ -276,28 +216,27 @@ VIEWS: tuple[Table, ...] = (
           "instrument metadata, literature or the virtual lab); the latest of its cell_records.",
           next(t for t in TABLES if t.name == "cell_records").columns, sql=_CELLS_SQL),
     Table("retention", "view", "Discharge capacity retention per cell and cycle, relative to the best of the "
-          "cell's first three cycles.", _cols(
-        CELL, ("cycle_index", "BIGINT", "", "cycle number"),
-        ("retention_frac", "DOUBLE", "fraction", "discharge capacity / best of cycles 1-3"),
-    ), sql=_RETENTION_SQL),
-    Table("cell_life", "view", "Per-cell life summary: cycles to 80 % and 70 % retention, with a censoring flag "
-          "when the test ended before the threshold.", _cols(
+          "cell's first three cycles (the rule: lake/cycle_life.py).", cols(
+        CELL, ("cycle_index", "BIGINT", "", "cycle number (vendor numbering)"),
+        ("cycle_number", "BIGINT", "", "cycles run up to this one, 1-based whatever the vendor numbering"),
+        ("retention_frac", "DOUBLE", "fraction", "discharge capacity / best of the first three cycles"),
+    ), sql=cycle_life.RETENTION_SQL),
+    Table("cell_life", "view", "Per-cell life summary: cycles to 80 %, 70 % and 50 % retention, with a censoring "
+          "flag when the test ended before the threshold (the rule: lake/cycle_life.py).", cols(
         CELL,
-        ("cycles_tested", "BIGINT", "", "last cycle in the lake for the cell"),
-        ("initial_capacity_mah_g", "DOUBLE", "mAh/g", "best specific discharge capacity of cycles 1-3"),
+        ("cycles_tested", "BIGINT", "", "cycles run (the last cycle_number of the cell)"),
+        ("initial_capacity_mah_g", "DOUBLE", "mAh/g", "best specific discharge capacity of the first three cycles"),
         ("initial_areal_capacity_mah_cm2", "DOUBLE", "mAh/cm2", "initial capacity x loading"),
-        ("cycles_to_80", "BIGINT", "", "first cycle below 80 % retention; the last cycle tested when censored"),
-        ("censored_80", "BOOLEAN", "", "true when the test ended before retention fell below 80 % (a lower bound)"),
-        ("cycles_to_70", "BIGINT", "", "first cycle below 70 % retention; the last cycle tested when censored"),
-        ("censored_70", "BOOLEAN", "", "true when the test ended before retention fell below 70 % (a lower bound)"),
+        *((f"{name}_{pct}", typ, "", text.format(pct=pct)) for pct in cycle_life.THRESHOLDS for name, typ, text in (
+            ("cycles_to", "BIGINT", "cycles run to the first cycle below {pct} % retention; cycles_tested when "
+             "censored"),
+            ("censored", "BOOLEAN", "true when the test ended before retention fell below {pct} % (a lower bound)"))),
         ("last_retention_frac", "DOUBLE", "fraction", "retention at the last cycle tested"),
-    ), sql=_LIFE_SQL),
+    ), sql=cycle_life.LIFE_SQL),
 )
 
-# Derived tables (`cathode derive`, ingest/derive) are declared in lake/schema_derived.py: same Table/Column types,
-# appended here so this module stays the one registry (and under the house line limit).
-from lake.schema_derived import DERIVE_RUNS, DERIVED  # noqa: E402  (needs Table, _cols, SOURCE, VERSION above)
-
+# Derived tables (`cathode derive`, analytics) are declared in lake/schema_derived.py, appended here so this module
+# stays the one registry (and under the house line limit).
 TABLES = TABLES + (DERIVE_RUNS,) + tuple(history for history, _ in DERIVED)
 VIEWS = VIEWS + tuple(view for _, view in DERIVED)
 
@@ -314,7 +253,7 @@ LEFT JOIN (SELECT proposal_id, arg_max(status, lake_version) AS status FROM prop
 """
 VIEWS = VIEWS + (Table("proposals", "view", "Every proposal with its current status: proposed -> accepted -> done "
                        "(a cell with its proposal_id was ingested) or rejected.",
-                       next(t for t in TABLES if t.name == "proposal_records").columns + _cols(
+                       next(t for t in TABLES if t.name == "proposal_records").columns + cols(
                            ("status", "VARCHAR", "", "proposed, accepted, done or rejected"),
                            ("result_cell_id", "VARCHAR", "", "the cell(s) that answered the proposal")),
                        sql=_PROPOSALS_SQL),)

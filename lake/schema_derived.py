@@ -1,26 +1,26 @@
-"""Derived tables of `cathode derive` (ingest/derive), registered into lake.schema.TABLES / VIEWS.
+"""Derived tables of `cathode derive` (analytics), registered into lake.schema.TABLES / VIEWS.
 
-Import lake.schema, not this module (it is loaded from there). Append-only: recomputing a unit (a cell, a
+Read them through lake.schema (the one registry), which imports this module. Append-only: recomputing a unit (a cell, a
 time-series file, a spectrum, a volume) appends its whole result to `<name>_history` plus one `derive_runs` row; the
 view `<name>` shows each unit's latest run. Same method_version and inputs: skipped. A new method_version appends and
 the view moves to it; the history keeps every earlier answer.
 """
 from __future__ import annotations
 
-from lake.schema import SOURCE, VERSION, Table, _cols
+from lake.schema_types import SOURCE, VERSION, Table, cols
 
 METHOD = ("method_version", "VARCHAR", "", "version of the derivation method that computed this row")
 
 
 def _derived(name: str, quantity: str, unit: str, description: str, *rows) -> tuple[Table, Table]:
     history = Table(f"{name}_history", "catalog", f"{description} Every run; the view {name} shows the latest run "
-                    f"per {unit}.", _cols(*rows, METHOD, VERSION))
+                    f"per {unit}.", cols(*rows, METHOD, VERSION))
     sql = (f"SELECT h.* FROM {name}_history h JOIN (SELECT unit_id, max(lake_version) AS v FROM derive_runs WHERE "
            f"quantity = '{quantity}' GROUP BY unit_id) r ON h.{unit} = r.unit_id AND h.lake_version = r.v")
     return history, Table(name, "view", f"{description} Latest run per {unit}.", history.columns, sql=sql)
 
 
-DERIVE_RUNS = Table("derive_runs", "catalog", "One row per derivation of one unit (see the derived views).", _cols(
+DERIVE_RUNS = Table("derive_runs", "catalog", "One row per derivation of one unit (see the derived views).", cols(
     ("quantity", "VARCHAR", "", "cycling, dqdv, gitt, eis, microstructure or spectroscopy"),
     ("unit_id", "VARCHAR", "", "what was derived: a cell_id, a source sha256 or a spectrum_id"), METHOD,
     ("input_fingerprint", "VARCHAR", "", "inputs and options; same method + fingerprint = skipped"),
@@ -105,6 +105,11 @@ DERIVED: tuple[tuple[Table, Table], ...] = (
              ("residual_rel_frac", _C, _F, "RMS residual relative to |Z|"),
              ("area_cm2", _C, "cm2", "area S"), ("thickness_cm", _C, "cm", "membrane thickness L"),
              ("sigma_s_cm", _C, "S/cm", "ionic conductivity L/(R_bulk S) (Eq. 3), when L and S are known")),
+    _derived("eis_fit_points", "eis", "spectrum_id", "The fitted circuit's impedance on a log frequency grid across "
+             "each fitted spectrum (what the app draws beside the points).", _SPEC, _CELL,
+             ("point_index", "BIGINT", "", "0 at the highest frequency"), ("frequency_hz", _C, "Hz", "frequency"),
+             ("z_real_ohm", _C, "ohm", "real part of the fitted impedance"),
+             ("z_imag_ohm", _C, "ohm", "imaginary part of the fitted impedance (negative for capacitive)")),
     _derived("particle_contacts", "microstructure", "source_sha256", "Per-particle NCM contact with the binder "
              "(NCM split at necks).", _CELL, SOURCE, ("particle_id", "BIGINT", "", "particle label, 1-based"),
              ("volume_m3", _C, "m3", "particle volume"), ("equivalent_diameter_m", _C, "m", "equal-volume sphere"),

@@ -19,7 +19,7 @@ import polars as pl
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge
 
-from lake import store
+from lake import cycle_life, store
 from lake.errors import InputError
 from lake.recipe import PROCESSES
 
@@ -27,8 +27,8 @@ RECIPE = ("process", "loading_mg_cm2", "densification_frac", "eca_wt_frac", "tem
           "c_rate")
 NUMERIC_RECIPE = RECIPE[1:]
 MICRO = ("porosity_frac", "active_area_frac")
-LIFE = ("cycles_tested", "cycles_to_80", "censored_80", "cycles_to_70", "censored_70",
-        "initial_areal_capacity_mah_cm2", "last_retention_frac")
+LIFE = ("cycles_tested", *(f"{k}_{pct}" for pct in cycle_life.THRESHOLDS for k in ("cycles_to", "censored")),
+        "initial_areal_capacity_mah_cm2", "last_retention_frac")      # columns of the lake's cell_life view
 MIN_CELLS = 8
 # Mechanism features. The seed found 5 wt % ECA best (binder conductivity and oxidative stability peak there);
 # the over-densification onset 0.6 comes from the virtual-lab spec's cracking term, so that one feature is partly
@@ -76,17 +76,12 @@ def target(name: str) -> Target:
 def cell_frame(root: Path, retention_cycles: tuple[int, ...] = ()) -> pl.DataFrame:
     """Every cell of the lake with its recipe, measured microstructure, life summary, batch (source file) and,
     for each N in ``retention_cycles``, `retention_N` (null when the test ended earlier)."""
-    extra = "".join(f", (SELECT r.retention_frac FROM retention r WHERE r.cell_id = c.cell_id AND r.cycle_index = "
+    extra = "".join(f", (SELECT r.retention_frac FROM retention r WHERE r.cell_id = c.cell_id AND r.cycle_number = "
                     f"{int(n)}) AS retention_{int(n)}" for n in retention_cycles)
     table = store.query(root, f"""
         SELECT c.cell_id, {', '.join('c.' + n for n in RECIPE + MICRO)}, c.source_sha256 AS batch, c.source,
-               {', '.join('l.' + n for n in LIFE)}, h.cycles_to_50, h.censored_50{extra}
+               {', '.join('l.' + n for n in LIFE)}{extra}
         FROM cells c LEFT JOIN cell_life l USING (cell_id)
-        LEFT JOIN (SELECT cell_id,
-                          coalesce(min(cycle_index) FILTER (WHERE retention_frac < 0.5), max(cycle_index))
-                              AS cycles_to_50,
-                          min(cycle_index) FILTER (WHERE retention_frac < 0.5) IS NULL AS censored_50
-                   FROM retention GROUP BY cell_id) h USING (cell_id)
         ORDER BY c.cell_id""")
     return pl.from_arrow(table)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from lake import cycle_life
 from lake.errors import InputError
 from lake.recipe import BOUNDS, PROCESSES
 
@@ -175,12 +176,12 @@ def simulate(recipe: Recipe, n_cycles: int = 500, *, seed: int | None = 0, noise
         ce = np.where(charge > 0, discharge / charge, np.nan)
     a_n = a0 * (1 - LAMBDA * np.minimum(d, 1.0))
     r_int = np.where(alive, R0_OHM_CM2 / a_n * (1 + 4 * d), np.nan)
-    below = np.flatnonzero(retention < 0.8)
+    to_80, censored = cycle_life.first_below(np.arange(1, n_cycles + 1), retention, 80)
     last = int(np.flatnonzero(alive)[-1]) + 1 if alive.any() else 0
     meas_phi = min(1.0, max(0.0, cond["phi"] + 0.005 * z[4]))
     meas_a = min(1.0, max(0.0, a0 + 0.02 * z[5]))
     return CellResult(recipe, cond["phi"], a0, meas_phi, meas_a, q0, areal, bool(shorted), discharge, retention,
-                      r_int, int(below[0]) + 1 if below.size else None, charge, ce, cond["sigma"], short_cycle,
+                      r_int, None if censored else to_80, charge, ce, cond["sigma"], short_cycle,
                       last, plateau, recipe.loading_mg_cm2 * ELECTRODE_AREA_CM2)
 
 

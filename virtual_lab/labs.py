@@ -1,8 +1,8 @@
 """Labs: functions `recipes -> outcomes` that drive a campaign. The virtual lab is one; a real lab's ingest is another.
 
 An outcome is a row of the models' cell frame (recipe, measured microstructure, life summary, `retention_N`),
-computed from the measured cycles with the same rules as the lake's `retention` and `cell_life` views, so a
-campaign cannot tell a simulated cell from an ingested one.
+computed from the measured cycles with the lake's one cycle-life rule (lake/cycle_life.py, which the `retention`
+and `cell_life` views also follow), so a campaign cannot tell a simulated cell from an ingested one.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import polars as pl
 
+from lake import cycle_life
 from virtual_lab.lab import CellResult, Recipe, simulate
 
 Lab = Callable[[Sequence[dict]], pl.DataFrame]
@@ -27,26 +28,21 @@ def life_row(res: CellResult, retention_cycles: Sequence[int] = ()) -> dict:
            "active_area_frac": res.measured_active_area_frac, "cycles_tested": n}
     if n == 0:
         return {**row, "cycles_tested": None, **{f"retention_{c}": None for c in retention_cycles}}
-    best = dis[:3].max()
-    ret = dis / best if best > 0 else np.zeros(n)
-    for thr in (80, 70, 50):
-        below = np.flatnonzero(ret < thr / 100)
-        row[f"cycles_to_{thr}"] = int(below[0]) + 1 if below.size else n
-        row[f"censored_{thr}"] = not below.size
-    row["initial_areal_capacity_mah_cm2"] = best * r.loading_mg_cm2 / 1000
-    row["last_retention_frac"] = float(ret[-1])
+    rule = cycle_life.life(np.arange(1, n + 1), dis)
+    row.update({k: rule[k] for k in rule if k.startswith(("cycles_to_", "censored_"))})
+    row["initial_areal_capacity_mah_cm2"] = rule["baseline"] * r.loading_mg_cm2 / 1000
+    row["last_retention_frac"] = rule["last_retention_frac"]
     for c in retention_cycles:
-        row[f"retention_{c}"] = float(ret[c - 1]) if c <= n else None
+        row[f"retention_{c}"] = float(rule["retention"][c - 1]) if c <= n else None
     return row
 
 
 def cycles_rows(cell_id: str, res: CellResult) -> pl.DataFrame:
     """Per-cycle retention and coulombic efficiency of one simulated cell (for early-life features)."""
     n = res.last_cycle
-    dis = np.asarray(res.discharge_capacity_mah_g[:n], float)
-    best = dis[:3].max() if n else 1.0
+    rule = cycle_life.life(np.arange(1, n + 1), res.discharge_capacity_mah_g[:n])
     return pl.DataFrame({"cell_id": [cell_id] * n, "cycle_index": np.arange(1, n + 1),
-                         "retention_frac": dis / best if best > 0 else np.zeros(n),
+                         "cycle_number": np.arange(1, n + 1), "retention_frac": rule["retention"],
                          "coulombic_efficiency_frac": np.asarray(res.coulombic_efficiency_frac[:n], float)})
 
 

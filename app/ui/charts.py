@@ -10,49 +10,6 @@ PROCESS_COLORS = alt.Scale(domain=["cold_calendered", "hot_calendered", "in_situ
                            range=["#d62728", "#ff7f0e", "#1f77b4"])
 
 
-def dqdv(ts: pd.DataFrame, mass_mg: dict[str, float] | None = None, step_v: float = 0.01,
-         window: int = 5) -> pd.DataFrame:
-    """dQ/dV on a fixed voltage grid per (cell, cycle, direction) from BDF time-series rows.
-
-    ``ts`` needs cell_id, cycle_count, test_time_second, voltage_volt, current_ampere, charging_capacity_ah,
-    discharging_capacity_ah. Capacity is specific (mAh/g) when the cell's active mass is known, else mAh. The curve is
-    the gradient of capacity interpolated on the grid, smoothed by a centred moving average of ``window`` points.
-    """
-    out = []
-    cols = ["cell_id", "cycle_count", "direction", "voltage_v", "dqdv", "unit"]
-    if ts.empty:
-        return pd.DataFrame(columns=cols)
-    ts = ts.sort_values(["cell_id", "test_time_second"])
-    ts = ts.assign(direction=np.where(ts["current_ampere"] > 0, "charge",
-                                      np.where(ts["current_ampere"] < 0, "discharge", "rest")))
-    for (cell, cycle, direction), g in ts[ts["direction"] != "rest"].groupby(
-            ["cell_id", "cycle_count", "direction"], sort=True):
-        column = "charging_capacity_ah" if direction == "charge" else "discharging_capacity_ah"
-        q = g[column].to_numpy(float) * 1000.0                     # mAh
-        v = g["voltage_volt"].to_numpy(float)
-        ok = np.isfinite(q) & np.isfinite(v)
-        q, v = q[ok], v[ok]
-        if len(v) < 4 or np.ptp(v) < 3 * step_v:
-            continue
-        mass = (mass_mg or {}).get(cell)
-        unit = "mAh/g/V" if mass and mass > 0 else "mAh/V"
-        if mass and mass > 0:
-            q = q / (mass / 1000.0)
-        order = np.argsort(v, kind="stable")
-        v_sorted, q_sorted = v[order], np.maximum.accumulate(q[order]) if direction == "charge" else q[order]
-        grid = np.arange(np.ceil(v_sorted[0] / step_v) * step_v, v_sorted[-1], step_v)
-        if len(grid) < 3:
-            continue
-        v_unique, idx = np.unique(v_sorted, return_index=True)
-        q_grid = np.interp(grid, v_unique, q_sorted[idx])
-        d = np.abs(np.gradient(q_grid, grid))
-        if window > 1:
-            d = np.convolve(d, np.ones(window) / window, mode="same")
-        out.append(pd.DataFrame({"cell_id": cell, "cycle_count": int(cycle), "direction": direction,
-                                 "voltage_v": np.round(grid, 4), "dqdv": d, "unit": unit}))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
-
-
 def band_layer(band: tuple[float, float] = PLATEAU_BAND_V, axis: str = "x") -> alt.Chart:
     """A shaded band (the 3.8 V plateau window) with its label."""
     frame = pd.DataFrame({"lo": [band[0]], "hi": [band[1]], "label": ["3.8 V band (PEO oxidation)"]})
@@ -64,6 +21,7 @@ def band_layer(band: tuple[float, float] = PLATEAU_BAND_V, axis: str = "x") -> a
 
 
 def dqdv_chart(curves: pd.DataFrame) -> alt.LayerChart:
+    """The lake's dqdv rows (cell_id, cycle_count, direction, voltage_v, dqdv, unit) with the 3.8 V band."""
     unit = curves["unit"].iloc[0] if len(curves) else "mAh/g/V"
     lines = alt.Chart(curves).mark_line(strokeWidth=1.5).encode(
         x=alt.X("voltage_v:Q", title="voltage (V)", scale=alt.Scale(zero=False)),
@@ -97,7 +55,8 @@ def voltage_chart(curves: pd.DataFrame, x_title: str) -> alt.Chart:
 
 
 def nyquist_chart(points: pd.DataFrame, fitted: pd.DataFrame | None = None) -> alt.LayerChart:
-    """-Z'' versus Z' with equal axis scales; the fitted circuit as a line where there is one."""
+    """-Z'' versus Z' with equal axis scales; the fitted circuit (the lake's eis_fit_points, in point_index
+    order) as a dashed line where there is one."""
     lo = float(min(points["z_real_ohm"].min(), 0.0))
     hi = float(max(points["z_real_ohm"].max(), (-points["z_imag_ohm"]).max()))
     scale = alt.Scale(domain=[lo, hi * 1.05])
@@ -110,78 +69,9 @@ def nyquist_chart(points: pd.DataFrame, fitted: pd.DataFrame | None = None) -> a
     layers = [base]
     if fitted is not None and len(fitted):
         layers.append(alt.Chart(fitted.assign(minus_z_imag_ohm=-fitted["z_imag_ohm"])).mark_line().encode(
-            x="z_real_ohm:Q", y="minus_z_imag_ohm:Q", color="spectrum:N", order="order:Q",
+            x="z_real_ohm:Q", y="minus_z_imag_ohm:Q", color="spectrum:N", order="point_index:Q",
             strokeDash=alt.value([4, 2])))
     return alt.layer(*layers).properties(height=380)
-
-
-ELEMENTS = {  # impedance.py's element definitions: name -> (number of parameters, Z(params, omega))
-    "R": (1, lambda p, w: p[0] + 0 * w),
-    "C": (1, lambda p, w: 1.0 / (1j * w * p[0])),
-    "L": (1, lambda p, w: 1j * w * p[0]),
-    "CPE": (2, lambda p, w: 1.0 / (p[0] * (1j * w) ** p[1])),
-    "W": (1, lambda p, w: p[0] * (1 - 1j) / np.sqrt(w)),
-    "Wo": (2, lambda p, w: p[0] / np.tanh(np.sqrt(1j * w * p[1])) / np.sqrt(1j * w * p[1])),
-    "Ws": (2, lambda p, w: p[0] * np.tanh(np.sqrt(1j * w * p[1])) / np.sqrt(1j * w * p[1])),
-}
-
-
-def circuit_impedance(circuit: str, params: dict[str, float], frequencies: np.ndarray) -> np.ndarray:
-    """Z(f) of an impedance.py circuit string (series ``-``, parallel ``p(a,b)``; elements R, C, L, CPE, W, Wo, Ws)
-    with parameters named as impedance.py names them (``R0``, ``CPE1_0``, ``CPE1_1`` …). Evaluated here because
-    importing impedance.py takes seconds (it pulls in matplotlib); raises KeyError/ValueError on anything else."""
-    w = 2 * np.pi * np.asarray(frequencies, float)
-    text = circuit.replace(" ", "")
-    pos = 0
-
-    def series():
-        nonlocal pos
-        z = term()
-        while pos < len(text) and text[pos] == "-":
-            pos += 1
-            z = z + term()
-        return z
-
-    def term():
-        nonlocal pos
-        if text.startswith("p(", pos):
-            pos += 2
-            inverse = 1.0 / series()
-            while text[pos] == ",":
-                pos += 1
-                inverse = inverse + 1.0 / series()
-            if text[pos] != ")":
-                raise ValueError(f"expected ')' at {pos} in {circuit!r}")
-            pos += 1
-            return 1.0 / inverse
-        start = pos
-        while pos < len(text) and (text[pos].isalnum() or text[pos] == "_"):
-            pos += 1
-        name = text[start:pos]
-        kind = name.rstrip("0123456789_")
-        if kind not in ELEMENTS:
-            raise KeyError(f"element {name!r} of {circuit!r}")
-        n, impedance = ELEMENTS[kind]
-        values = [params[name]] if n == 1 else [params[f"{name}_{i}"] for i in range(n)]
-        return impedance(values, w)
-
-    z = series()
-    if pos != len(text):
-        raise ValueError(f"unexpected {text[pos:]!r} in {circuit!r}")
-    return np.asarray(z, complex)
-
-
-def fitted_curve(circuit: str, params: dict[str, float], frequencies: np.ndarray) -> pd.DataFrame | None:
-    """The fitted circuit's impedance at ``frequencies``, or None when the circuit or parameters don't match."""
-    try:
-        with np.errstate(all="ignore"):
-            z = circuit_impedance(circuit, params, frequencies)
-    except (KeyError, ValueError, IndexError, TypeError):
-        return None
-    if not np.all(np.isfinite(z)):
-        return None
-    return pd.DataFrame({"frequency_hz": frequencies, "z_real_ohm": z.real, "z_imag_ohm": z.imag,
-                         "order": np.arange(len(z))})
 
 
 def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -124,6 +124,33 @@ def _is_tiff(head: bytes, path: Path) -> bool:
     return head[:4] in TIFF_MAGICS
 
 
+def read_phases(path: Path, voxel_size_m: float | None = None, labels: dict | None = None,
+                max_voxels: int | None = None) -> tuple[np.ndarray, float]:
+    """(volume of phase indices 0 pore / 1 NCM / 2 binder (PHASES order), voxel size in m) of a label TIFF, whole in
+    memory; voxel size and labels as the reader takes them (options, else the sidecar)."""
+    import tifffile
+    path = Path(path)
+    voxel, labels, _ = _options(path, {"voxel_size_m": voxel_size_m, "labels": labels})
+    try:
+        with tifffile.TiffFile(path) as tif:
+            shape, get, _ = _slice_reader(tif, path)
+            if max_voxels and int(np.prod(shape)) > max_voxels:
+                raise InputError("the volume is too large to analyse in memory.", file=str(path),
+                                 expected=f"<= {max_voxels} voxels", found=f"{shape}")
+            raw = get(0, shape[0])
+    except InputError:
+        raise
+    except Exception as exc:  # tifffile errors on truncated or odd files
+        raise InputError(f"tifffile could not read the volume ({type(exc).__name__}: {exc}).", file=str(path)) from exc
+    phase = np.full(raw.shape, 255, np.uint8)
+    for k, name in enumerate(PHASES):
+        phase[raw == labels[name]] = k
+    if (phase == 255).any():
+        raise InputError("the volume holds label values the labels map does not name.", file=str(path),
+                         expected=f"only {sorted(labels.values())}", found=np.unique(raw[phase == 255])[:5].tolist())
+    return phase, voxel
+
+
 @register("label_tiff", suffixes=(".tif", ".tiff"), sniff=_is_tiff, library="tifffile",
           description="3-phase tomography label volume (TIFF stack: pore / NCM / binder) -> microstructure metrics")
 def read_label_tiff(path: Path, **options) -> Reading:

@@ -1,12 +1,10 @@
 """The app's plain-function parts: the SQL console's safety rules, uploads, dQ/dV and circuits, `cathode app`."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pytest
 
 from app import outcomes as outcomes_text
@@ -165,53 +163,6 @@ def test_an_upload_is_ingested_with_the_cli_s_messages(tmp_path, cli):
     assert "loading_mg_cm2" in lines and "rejected" in lines
     rejected = store.query(app_lake, "SELECT original_path FROM sources WHERE status = 'rejected'").to_pylist()
     assert rejected[0]["original_path"].startswith(str((app_lake / "uploads").resolve()))
-
-
-def test_dqdv_finds_a_plateau_in_the_3_8_v_band():
-    """A charge with an extra 20 mAh plateau at 3.8 V: dQ/dV peaks inside the band; the discharge has none."""
-    v = np.linspace(3.0, 4.2, 600)
-    q = 100 * (v - 3.0) / 1.2 + 20 / (1 + np.exp(-(v - 3.8) / 0.01))        # mAh
-    charge = pd.DataFrame({"cell_id": "c", "cycle_count": 1, "test_time_second": np.arange(600.0),
-                           "voltage_volt": v, "current_ampere": 1e-3, "charging_capacity_ah": q / 1000,
-                           "discharging_capacity_ah": 0.0})
-    discharge = charge.assign(test_time_second=charge["test_time_second"] + 600, voltage_volt=v[::-1],
-                              current_ampere=-1e-3, charging_capacity_ah=0.0,
-                              discharging_capacity_ah=(100 * (4.2 - v[::-1]) / 1.2) / 1000)
-    curves = charts.dqdv(pd.concat([charge, discharge]), {"c": 1000.0})       # 1 g: mAh/g == mAh
-    peak = curves[curves["direction"] == "charge"].sort_values("dqdv").iloc[-1]
-    assert charts.PLATEAU_BAND_V[0] <= peak["voltage_v"] <= charts.PLATEAU_BAND_V[1]
-    flat = curves[curves["direction"] == "discharge"]["dqdv"].iloc[5:-5]
-    assert flat.between(100 / 1.2 * 0.9, 100 / 1.2 * 1.1).all() and peak["unit"] == "mAh/g/V"
-    assert charts.dqdv(charge.iloc[:0]).empty
-
-
-def test_circuits_match_impedance_py():
-    from impedance.models.circuits import CustomCircuit
-    f = np.logspace(5, -2, 25)
-    for circuit, values in [("R0-p(R1,CPE1)-p(R2,CPE2)-W1", [10, 100, 1e-5, 0.9, 50, 1e-3, 0.7, 30]),
-                            ("R0-p(R1-Wo1,C1)-L1", [5, 40, 100, 2, 1e-6, 1e-7]), ("p(R1,C1,Ws1)", [10, 1e-4, 3, 5])]:
-        model = CustomCircuit(circuit, initial_guess=values)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            expected = model.predict(f, use_initial=True)
-        names = model.get_param_names()[0]
-        assert np.allclose(charts.circuit_impedance(circuit, dict(zip(names, values)), f), expected, rtol=1e-12)
-    assert charts.fitted_curve("R0-X1", {"R0": 1.0}, f) is None          # unknown element: no curve, no crash
-    assert charts.fitted_curve("R0-R1", {"R0": 1.0}, f) is None          # missing parameter
-
-
-def test_particle_contacts_per_particle():
-    """Three NCM cubes: one in binder (contact 1), one in pore (0), one half in each (0.5 by faces)."""
-    from app.ui import volume
-    labels = {"pore": 0, "ncm": 85, "binder": 170}
-    vol = np.full((8, 8, 24), labels["pore"], np.uint8)
-    vol[:, :, :8] = labels["binder"]
-    vol[:, :4, 16:] = labels["binder"]
-    vol[3:5, 3:5, 3:5] = labels["ncm"]          # inside binder
-    vol[3:5, 3:5, 11:13] = labels["ncm"]        # inside pore
-    vol[3:5, 3:5, 19:21] = labels["ncm"]        # on the binder/pore boundary (y = 4)
-    fractions = sorted(volume.particle_contacts(vol, labels))
-    assert fractions == pytest.approx([0.0, 0.5, 1.0])
 
 
 def test_pareto_mask():

@@ -82,12 +82,15 @@ def test_cycling_quantity_and_dqdv(app):
     assert '"rect"' in spec and "dQ/dV" in spec
     band = [t for t in datasets(app.get("vega_lite_chart")[2]) if "lo" in t.column_names]
     assert band and (band[0]["lo"][0].as_py(), band[0]["hi"][0].as_py()) == (3.7, 3.9)   # the shaded 3.8 V band
+    assert any("dqdv_mah_v" in t.column_names for t in datasets(app.get("vega_lite_chart")[2]))   # stored rows
 
 
 def test_eis(app):
     visit(app, "eis")
     assert charts(app) == 2                      # Nyquist with fit, R_interface vs voltage
     assert "Dashed: fitted circuit" in texts(app.caption)
+    fit = [t for t in datasets(app.get("vega_lite_chart")[0]) if "point_index" in t.column_names]
+    assert fit and fit[0].num_rows > 0                      # the stored eis_fit_points, drawn as they are
     spectra = app.multiselect(key="eis_spectra")
     spectra.set_value(spectra.value[:1]).run()
     assert charts(app) == 2 and len(app.multiselect(key="eis_spectra").value) == 1

@@ -169,7 +169,7 @@ def test_raw_vendor_columns_are_kept(lake, samples):
 def test_summaries_treat_all_null_columns_as_absent(samples):
     import pyarrow as pa
 
-    from ingest.derive.cycle_summary import summarise_cycles
+    from ingest.cycle_summary import summarise_cycles
     from ingest.readers import detect
     path = samples / "neware_ndax" / "TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax"
     table = detect(path).read(path).tables["timeseries"]

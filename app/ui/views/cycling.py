@@ -62,9 +62,13 @@ with left:
     st.altair_chart(charts.voltage_chart(curves, "capacity (mAh/g)" if specific else "capacity (mAh)"),
                     width="stretch")
 with right:
-    dq = charts.dqdv(ts, mass)
+    dq = data.frame("""SELECT cell_id, cycle_index AS cycle_count, direction, voltage_v, dqdv_mah_v, dqdv_mah_g_v
+        FROM dqdv WHERE cell_id IN (SELECT unnest(?)) AND cycle_index IN (SELECT unnest(?))
+        ORDER BY cell_id, cycle_index, direction, voltage_v""", [ts_cells, picked_cycles or cycles[:1]])  # derive
+    per_gram = not dq.empty and dq["dqdv_mah_g_v"].notna().all()       # mAh/g/V when every chosen cell has a mass
+    dq = dq.assign(dqdv=dq["dqdv_mah_g_v" if per_gram else "dqdv_mah_v"], unit="mAh/g/V" if per_gram else "mAh/V")
     if dq.empty:
-        st.caption("Too few points for dQ/dV.")
+        st.caption("No stored dQ/dV for these cells and cycles: `cathode derive --what dqdv` computes it.")
     else:
         st.altair_chart(charts.dqdv_chart(dq), width="stretch")
         st.caption("The shaded 3.7–3.9 V band is where the seed paper sees an extra first-charge plateau: PEO "

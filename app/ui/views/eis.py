@@ -1,6 +1,5 @@
 """EIS: Nyquist plots with the fitted circuit, interfacial resistance versus voltage."""
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -33,15 +32,10 @@ points = data.frame("""SELECT spectrum_id, frequency_hz, z_real_ohm, z_imag_ohm 
 points["spectrum"] = points["spectrum_id"].map(label)
 fits = data.frame("""SELECT spectrum_id, circuit, parameter, value, stderr, unit, residual_rms_ohm FROM eis_fits
     WHERE spectrum_id IN (SELECT unnest(?)) ORDER BY spectrum_id, parameter""", [chosen])
-curves = []
-for sid, fit in fits.groupby("spectrum_id"):
-    freq = points.loc[points["spectrum_id"] == sid, "frequency_hz"].to_numpy()
-    if len(freq):
-        grid = np.logspace(np.log10(freq.max()), np.log10(freq.min()), 120)
-        curve = charts.fitted_curve(fit["circuit"].iloc[0], dict(zip(fit["parameter"], fit["value"])), grid)
-        if curve is not None:
-            curves.append(curve.assign(spectrum=label[sid]))
-st.altair_chart(charts.nyquist_chart(points, pd.concat(curves) if curves else None), width="stretch")
+curves = data.frame("""SELECT spectrum_id, point_index, frequency_hz, z_real_ohm, z_imag_ohm FROM eis_fit_points
+    WHERE spectrum_id IN (SELECT unnest(?)) ORDER BY spectrum_id, point_index""", [chosen])   # `cathode derive`
+curves["spectrum"] = curves["spectrum_id"].map(label)
+st.altair_chart(charts.nyquist_chart(points, curves), width="stretch")
 if fits.empty:
     st.caption("No equivalent-circuit fit stored for these spectra yet.")
 else:

@@ -52,31 +52,19 @@ path = Path(str(row["original_path"]))
 labels = (json.loads(row["meta_json"]) if isinstance(row["meta_json"], str) else {}).get("labels") or {}
 readable = path.is_file() and bool(labels)
 
-
-@st.cache_data(show_spinner="counting particle contacts…", max_entries=8)
-def contacts(path: str, sha: str, labels_json: str) -> np.ndarray:
-    return volume.particle_contacts(volume.central_box(Path(path)), json.loads(labels_json))
-
-
 st.subheader("Per-particle contact with the binder")
 stored = data.frame("""SELECT contact_frac FROM particle_contacts WHERE source_sha256 = ? AND NOT touches_boundary
-    AND contact_frac IS NOT NULL""", [row["source_sha256"]])
-if not stored.empty:
-    fractions, how = stored["contact_frac"].to_numpy(), "particles inside the box (the lake's particle_contacts)"
-elif readable:
-    fractions = contacts(str(path), row["source_sha256"], json.dumps(labels, sort_keys=True))
-    how = (f"connected NCM particles in the central box (up to {round(volume.MAX_CONTACT_VOXELS ** (1 / 3))}³ "
-           "voxels), counted here")
-else:
-    fractions, how = np.zeros(0), ""
+    AND contact_frac IS NOT NULL""", [row["source_sha256"]])                                 # `cathode derive`
+fractions = stored["contact_frac"].to_numpy()
 if len(fractions) == 0:
-    st.caption("No per-particle contacts for this volume.")
+    st.caption("No per-particle contacts stored for this volume: `cathode derive --what microstructure` splits "
+               "its NCM into particles and counts their contacts.")
 else:
     st.altair_chart(alt.Chart(pd.DataFrame({"contact": fractions})).mark_bar().encode(
         x=alt.X("contact:Q", bin=alt.Bin(extent=[0, 1], step=0.05),
                 title="share of the particle's surface touching binder"),
         y=alt.Y("count():Q", title="particles")).properties(height=260), width="stretch")
-    st.caption(f"{len(fractions)} {how}; median contact {np.median(fractions):.2f}. A low-contact tail marks "
+    st.caption(f"{len(fractions)} particles inside the box (the lake's particle_contacts); median contact {np.median(fractions):.2f}. A low-contact tail marks "
                "particles that charge late (the seed's asynchronous charging).")
 
 st.subheader("Slice viewer")

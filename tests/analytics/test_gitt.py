@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest.derive import gitt
-from ingest.derive.runner import derive_all
+from analytics import gitt
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from ingest.readers import detect
 from lake import store

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import ndimage as ndi
 
+from ingest.readers.tomography import read_phases
 from lake import store
 from lake.errors import InputError
 
@@ -39,29 +40,7 @@ MAX_VOXELS = 400_000_000
 
 def load_phases(path: Path, voxel_size_m: float | None = None, labels: dict | None = None) -> tuple[np.ndarray, float]:
     """(phase volume with 0 pore / 1 NCM / 2 binder, voxel size in m) of a label TIFF (options as the reader's)."""
-    import tifffile
-
-    from ingest.readers.tomography import PHASES, _options, _slice_reader
-    path = Path(path)
-    voxel, labels, _ = _options(path, {"voxel_size_m": voxel_size_m, "labels": labels})
-    try:
-        with tifffile.TiffFile(path) as tif:
-            shape, get, _ = _slice_reader(tif, path)
-            if int(np.prod(shape)) > MAX_VOXELS:
-                raise InputError("the volume is too large to analyse in memory.", file=str(path),
-                                 expected=f"<= {MAX_VOXELS} voxels", found=f"{shape}")
-            raw = get(0, shape[0])
-    except InputError:
-        raise
-    except Exception as exc:  # tifffile errors on truncated or odd files
-        raise InputError(f"tifffile could not read the volume ({type(exc).__name__}: {exc}).", file=str(path)) from exc
-    phase = np.full(raw.shape, 255, np.uint8)
-    for k, name in enumerate(PHASES):
-        phase[raw == labels[name]] = k
-    if (phase == 255).any():
-        raise InputError("the volume holds label values the labels map does not name.", file=str(path),
-                         expected=f"only {sorted(labels.values())}", found=np.unique(raw[phase == 255])[:5].tolist())
-    return phase, voxel
+    return read_phases(path, voxel_size_m, labels, MAX_VOXELS)
 
 
 def particles(phase: np.ndarray) -> tuple[np.ndarray, int]:

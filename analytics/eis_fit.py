@@ -5,7 +5,7 @@ and a semi-infinite Warburg W1 (the seed's Fig. S17 shape: bulk, interface, char
 ordered by time constant tau = (R Q)^(1/alpha): arc 1, the higher-frequency (mid-frequency in the seed's Nyquist
 plots) is the interface, r_interface_ohm = R1; arc 2 is charge transfer, r_ct_ohm = R2.
 
-Method (METHOD_VERSION eis-1):
+Method (METHOD_VERSION eis-2):
 1. Points with Z_imag > 0 (inductive: cables, high-frequency tail) are left out; fewer remaining points than circuit
    parameters (8) -> the fit is refused with that reason.
 2. Global start: bounded least squares (modulus-weighted complex residual) in log10 space for R, Q and A_W, linear
@@ -15,6 +15,8 @@ Method (METHOD_VERSION eis-1):
    (curve_fit covariance); if impedance.py fails or is worse, the global result stands with Jacobian errors.
 4. sigma_s_cm = L / (R0 S) (Eq. 3) when the membrane thickness L and the area S are known (options, or the cell's
    ``membrane_thickness_um`` in cells.csv extra columns and ``electrode_area_cm2``).
+5. The fitted circuit's impedance on CURVE_POINTS log-spaced frequencies across the fitted points is stored
+   (eis_fit_points), so a chart draws the fit without evaluating circuits itself.
 """
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ from . import common
 from .runner import Unit
 
 QUANTITY = "eis"
-METHOD_VERSION = "eis-1"
-TABLES = ("eis_fits_history", "eis_results_history")
+METHOD_VERSION = "eis-2"                # 2: also stores the fitted curve (eis_fit_points)
+TABLES = ("eis_fits_history", "eis_results_history", "eis_fit_points_history")
+CURVE_POINTS = 120
 CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-W1"
 NAMES = ("R0", "R1", "CPE1_0", "CPE1_1", "R2", "CPE2_0", "CPE2_1", "W1")
 ROLES = ("r_bulk", "r_interface", "q_interface", "alpha_interface", "r_ct", "q_ct", "alpha_ct", "warburg")
@@ -105,7 +108,7 @@ def fit(frequency_hz, z_real_ohm, z_imag_ohm) -> dict:
     p = _order(_to_p(best.x))
     p, err = _polish(f, z, p, lo, hi)
     zfit = model(p, f)
-    return {"values": p, "stderr": err, "n_points_used": int(f.size),
+    return {"values": p, "stderr": err, "n_points_used": int(f.size), "f_range_hz": (float(f.min()), float(f.max())),
             "residual_rms_ohm": float(np.sqrt(np.mean(np.abs(zfit - z) ** 2))),
             "residual_rel_frac": float(np.sqrt(np.mean(np.abs((zfit - z) / z) ** 2)))}
 
@@ -169,6 +172,17 @@ def result_rows(spectrum: dict, fitted: dict, area_cm2: float | None, thickness_
     return pa.Table.from_pylist(params), pa.Table.from_pylist([result])
 
 
+def curve_rows(spectrum: dict, fitted: dict, n: int = CURVE_POINTS) -> pa.Table:
+    """eis_fit_points rows: the fitted circuit's impedance on ``n`` log-spaced frequencies, highest first."""
+    f_min, f_max = fitted["f_range_hz"]
+    f = np.logspace(np.log10(f_max), np.log10(f_min), n)
+    with np.errstate(all="ignore"):
+        z = model(np.asarray(fitted["values"], float), f)
+    return pa.table({"spectrum_id": [spectrum["spectrum_id"]] * n, "cell_id": [spectrum.get("cell_id")] * n,
+                     "point_index": pa.array(np.arange(n), pa.int64()), "frequency_hz": f,
+                     "z_real_ohm": z.real, "z_imag_ohm": z.imag})
+
+
 def plan(read, options: dict) -> list[Unit]:
     cells = common.cells(read)
     units = []
@@ -192,5 +206,6 @@ def _compute(read, spectrum: dict, area, thickness):
         except InputError as exc:
             raise InputError(f"spectrum {spectrum['spectrum_id']} (cell {spectrum.get('cell_id')}): {exc}") from exc
         params, result = result_rows(spectrum, fitted, area, thickness)
-        return {"eis_fits_history": params, "eis_results_history": result}
+        return {"eis_fits_history": params, "eis_results_history": result,
+                "eis_fit_points_history": curve_rows(spectrum, fitted)}
     return compute

@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest.derive import cycling
-from ingest.derive.runner import derive_all
+from analytics import cycling
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from lake import store
 from tests.conftest import CELLS_HEADER, CYCLES_HEADER, GOOD_CELLS, good_cycles, write_csv
@@ -99,3 +99,17 @@ def test_derive_cycling_in_the_lake(lake, tmp_path):
     a1 = store.query(lake, "SELECT * FROM cycling_summary WHERE cell_id = 'A1'").to_pylist()
     assert len(a1) == 1 and a1[0]["cycles_to_80"] == 11 and a1[0]["censored_80"] is False
     assert store.query(lake, "SELECT count(*) AS n FROM cycling_summary_history")["n"][0].as_py() == 3
+
+
+def test_polarisation_reads_the_mean_voltages_ingest_stores(samples):
+    """One definition of a cycle's mean voltages: the per-cycle summary ingest writes into `cycles`."""
+    from ingest.cycle_summary import summarise_cycles
+    from ingest.readers import detect
+    path = samples / "neware_ndax" / "TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax"
+    table = detect(path).read(path).tables["timeseries"]
+    summary = {r["cycle_index"]: r for r in summarise_cycles(table).to_pylist()}
+    rows = cycling.polarisation(table).to_pylist()
+    assert rows
+    for row in rows:
+        assert row["mean_charge_voltage_v"] == summary[row["cycle_index"]]["mean_charge_voltage_v"]
+        assert row["mean_discharge_voltage_v"] == summary[row["cycle_index"]]["mean_discharge_voltage_v"]

@@ -5,8 +5,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest.derive import spectroscopy as spectro
-from ingest.derive.runner import derive_all
+from analytics import spectroscopy as spectro
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from lake import store
 from lake.errors import InputError

@@ -56,7 +56,7 @@ class Report:
 
 
 def _module(quantity: str):
-    return importlib.import_module(f"ingest.derive.{_MODULES[quantity]}")
+    return importlib.import_module(f"analytics.{_MODULES[quantity]}")
 
 
 def quantities(what) -> list[str]:

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest.derive import dqdv
-from ingest.derive.runner import derive_all
+from analytics import dqdv
+from analytics.runner import derive_all
 from lake import store
 from lake.errors import InputError
 from tests.conftest import copy_lake

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from ingest.derive import microstructure as micro
-from ingest.derive.runner import derive_all
+from analytics import microstructure as micro
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from ingest.readers import detect
 from lake import store

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from impedance.models.circuits import CustomCircuit
 
-from ingest.derive import eis_fit
-from ingest.derive.runner import derive_all
+from analytics import eis_fit
+from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from ingest.readers import detect
 from lake import store
@@ -91,3 +91,18 @@ def test_every_sample_spectrum_fits_in_the_lake(lake, tmp_path, samples):
     tc1 = store.query(lake, "SELECT r_bulk_ohm, r_interface_ohm, r_ct_ohm, residual_rel_frac FROM eis_results "
                       "WHERE abs(r_bulk_ohm - 100) < 1").to_pylist()
     assert len(tc1) == 1 and tc1[0]["r_ct_ohm"] == pytest.approx(500, rel=0.01)
+
+
+def test_the_fitted_curve_is_stored_for_the_app(lake, tmp_path, samples):
+    """eis_fit_points holds the circuit at the fitted parameters across the spectrum's frequencies."""
+    ingest(lake, [samples / "eis" / "exampleDataGamry.DTA"], cell_id="E1", progress=False)
+    derive_all(lake, "eis")
+    curve = store.query(lake, "SELECT * FROM eis_fit_points ORDER BY point_index").to_pylist()
+    params = {r["parameter"]: r["value"] for r in store.query(lake, "SELECT * FROM eis_fits").to_pylist()}
+    points = store.query(lake, "SELECT frequency_hz FROM eis_points WHERE z_imag_ohm <= 0")["frequency_hz"]
+    assert len(curve) == eis_fit.CURVE_POINTS and curve[0]["frequency_hz"] > curve[-1]["frequency_hz"]
+    assert curve[0]["frequency_hz"] == pytest.approx(max(points.to_pylist()))
+    f = np.array([r["frequency_hz"] for r in curve])
+    z = eis_fit.model(np.array([params[n] for n in eis_fit.NAMES]), f)
+    assert np.allclose([r["z_real_ohm"] for r in curve], z.real) and np.allclose([r["z_imag_ohm"] for r in curve],
+                                                                                 z.imag)

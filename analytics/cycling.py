@@ -1,16 +1,17 @@
 """Cycling metrics per cell (from `cycles`) and voltage polarisation per cycle (from `cycles` or `timeseries`).
 
-Method (METHOD_VERSION cycling-1):
+Method (METHOD_VERSION cycling-2):
 - Rows of `cycles` without a finite, non-negative discharge capacity are skipped and counted (never propagated).
-- Retention = discharge capacity / best of the first three valid cycles (as the `retention` view). cycles_to_X is
-  the first cycle below X, else the last cycle tested with censored_X = true (a lower bound, as `cell_life`).
+- Retention, cycles_to_X and censoring follow the one rule of lake/cycle_life.py (as the `retention` and
+  `cell_life` views): cycles counted as cycles run, baseline = best of the first three.
 - Fade rate = minus the least-squares slope of retention against cycle over the cycles with capacity.
 - Mean CE over cycles 2..last; first-cycle CE apart (formation loss).
-- Early-life features (Severson et al., Nat. Energy 2019) over cycles 1..N (N = options['early_cycles'], 100):
-  slope of discharge capacity over cycles 2..N, mean CE over 2..N, and log10 var(Q_100(V) - Q_10(V)) of the
-  discharge curves when the cell's time series holds cycles 10 and 100.
-- Polarisation per cycle = time-averaged voltage while I > 0 minus while I < 0; from the cycles columns
-  mean_charge_voltage_v / mean_discharge_voltage_v when present, else from the cell's time series.
+- Early-life features over cycles 1..N (N = options['early_cycles'], default analytics.early_life.EARLY_CYCLES):
+  slope of discharge capacity and mean CE over cycles 2..N (analytics/early_life.py, which the models' early-life
+  model also uses), and Severson's log10 var(Q_100(V) - Q_10(V)) of the discharge curves when the cell's time
+  series holds cycles 10 and 100.
+- Polarisation per cycle = mean charge minus mean discharge voltage, both as the per-cycle summary defines them
+  (ingest/cycle_summary.py): from the cycles columns when present, else summarised from the cell's time series.
 """
 from __future__ import annotations
 
@@ -19,29 +20,21 @@ import math
 import numpy as np
 import pyarrow as pa
 
+from ingest.cycle_summary import summarise_cycles
+from lake import cycle_life
 from lake.errors import InputError
 
-from . import common
+from . import common, early_life
 from .runner import Unit
 
 QUANTITY = "cycling"
-METHOD_VERSION = "cycling-1"
+METHOD_VERSION = "cycling-2"           # 2: the lake-wide cycle-life rule (cycles run, baseline cycle)
 TABLES = ("cycling_summary_history", "cycle_polarisation_history")
-EARLY_CYCLES = 100
 DQ_CYCLES = (10, 100)
 DQ_GRID = 1000
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float | None:
-    return float(np.polyfit(x, y, 1)[0]) if x.size >= 2 and np.ptp(x) > 0 else None
-
-
-def _first_below(cycle: np.ndarray, retention: np.ndarray, level: float) -> tuple[int, bool]:
-    below = np.flatnonzero(retention < level)
-    return (int(cycle[below[0]]), False) if below.size else (int(cycle[-1]), True)
-
-
-def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = EARLY_CYCLES,
+def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = early_life.EARLY_CYCLES,
             delta_q_var_log10: float | None = None) -> dict:
     """One cycling_summary row for one cell's cycles (cycle_index, discharge/charge capacity, CE)."""
     cell = cell or {}
@@ -52,37 +45,35 @@ def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = EARL
         return np.asarray(cycles[name].cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
     q_g, q_mah, ce = col("discharge_capacity_mah_g"), col("discharge_capacity_mah"), col("coulombic_efficiency_frac")
     q = np.where(np.isfinite(q_g), q_g, q_mah)
-    ok = np.isfinite(q) & (q >= 0)
-    order = np.argsort(idx[ok], kind="stable")
-    idx, q, q_g, q_mah, ce = (a[ok][order] for a in (idx, q, q_g, q_mah, ce))
-    if idx.size == 0:
+    rule = cycle_life.life(idx, q, (80, 70))
+    if rule["cycles_tested"] is None:
         raise InputError("no cycle with a finite discharge capacity.", expected="cycles rows with a capacity",
-                         found=f"{int((~ok).sum())} rows without one")
-    base = float(np.max(q[idx <= idx[0] + 2])) if np.any(idx <= idx[0] + 2) else float(q[0])
-    retention = q / base if base > 0 else np.full(q.size, np.nan)
-    c80, cens80 = _first_below(idx, retention, 0.8)
-    c70, cens70 = _first_below(idx, retention, 0.7)
+                         found=f"{rule['n_skipped']} rows without one")
+    ok = cycle_life.counted(q)
+    order = np.argsort(idx[ok], kind="stable")
+    q_g, q_mah, ce = (a[ok][order] for a in (q_g, q_mah, ce))
+    idx, q, retention = rule["cycle_number"], rule["capacity"], rule["retention"]
     alive = q > 0
     area, loading = common.number(cell.get("electrode_area_cm2")), common.number(cell.get("loading_mg_cm2"))
     first_cm2 = (q_g[0] * loading / 1000 if loading and math.isfinite(q_g[0]) else
                  q_mah[0] / area if area and math.isfinite(q_mah[0]) else None)
-    later, early = idx > idx[0], (idx > idx[0]) & (idx <= idx[0] + early_cycles - 1)
-    finite_ce = np.isfinite(ce)
+    first = idx <= cycle_life.BASELINE_CYCLES
+    later, finite_ce = idx > 1, np.isfinite(ce)
+    early = early_life.features(idx, retention, ce, q, early_cycles)
     return {
         "first_discharge_capacity_mah_g": float(q_g[0]) if math.isfinite(q_g[0]) else None,
         "first_discharge_capacity_mah_cm2": first_cm2,
-        "initial_capacity_mah_g": float(np.nanmax(q_g[:3])) if np.isfinite(q_g[:3]).any() else None,
-        "cycles_tested": int(idx[-1]), "cycles_to_80": c80, "censored_80": cens80,
-        "cycles_to_70": c70, "censored_70": cens70, "last_retention_frac": float(retention[-1]),
+        "initial_capacity_mah_g": float(np.nanmax(q_g[first])) if np.isfinite(q_g[first]).any() else None,
+        **{k: rule[k] for k in ("cycles_tested", "cycles_to_80", "censored_80", "cycles_to_70", "censored_70",
+                                "last_retention_frac")},
         "mean_coulombic_efficiency_frac": float(np.mean(ce[later & finite_ce])) if (later & finite_ce).any() else None,
         "first_coulombic_efficiency_frac": float(ce[0]) if finite_ce[0] else None,
-        "capacity_fade_frac_per_cycle": -s if (s := _slope(idx[alive], retention[alive])) is not None else None,
-        "early_cycles": int(min(early_cycles, idx[-1] - idx[0] + 1)),
-        "early_capacity_slope_mah_g_per_cycle": _slope(idx[early], q[early]),
-        "early_mean_coulombic_efficiency_frac": float(np.mean(ce[early & finite_ce]))
-        if (early & finite_ce).any() else None,
+        "capacity_fade_frac_per_cycle": -s if (s := early_life.slope(idx[alive], retention[alive])) is not None
+        else None,
+        **{k: early[k] for k in ("early_cycles", "early_capacity_slope_mah_g_per_cycle",
+                                 "early_mean_coulombic_efficiency_frac")},
         "early_delta_q_var_log10": delta_q_var_log10,
-        "nan_cycles_skipped": int((~ok).sum()),
+        "nan_cycles_skipped": rule["n_skipped"],
     }
 
 
@@ -116,28 +107,22 @@ def delta_q_variance(table: pa.Table, cycles: tuple[int, int] = DQ_CYCLES) -> fl
 
 
 def polarisation(table: pa.Table) -> pa.Table:
-    """Per cycle: time-averaged charge and discharge voltage of a time series, and their difference."""
-    s, _ = common.series(table)
-    if s["cycle_count"] is None:
+    """Per cycle of a time series: its mean charge and discharge voltages as the per-cycle summary defines them
+    (ingest/cycle_summary.py, what ingest stores in `cycles`), and their difference."""
+    if "cycle_count" not in table.column_names:
         raise InputError("the time series has no cycle_count column.", column="cycle_count")
-    t, v, i, c = s["test_time_second"], s["voltage_volt"], s["current_ampere"], s["cycle_count"]
-    dt = np.diff(t, prepend=t[0])
-    rows = []
-    for cycle in np.unique(c):
-        sel = c == cycle
-        means = []
-        for sign in (1, -1):
-            m = sel & (np.sign(i) == sign) & (dt > 0)
-            means.append(float(np.sum(v[m] * dt[m]) / np.sum(dt[m])) if m.any() else None)
-        if None not in means:
-            rows.append({"cycle_index": int(cycle), "mean_charge_voltage_v": means[0],
-                         "mean_discharge_voltage_v": means[1], "polarisation_v": means[0] - means[1],
-                         "basis": "timeseries"})
-    return pa.Table.from_pylist(rows)
+    common.series(table)                                   # the required columns, named when missing
+    rows = summarise_cycles(table).to_pylist()
+    return pa.Table.from_pylist([
+        {"cycle_index": r["cycle_index"], "mean_charge_voltage_v": r["mean_charge_voltage_v"],
+         "mean_discharge_voltage_v": r["mean_discharge_voltage_v"],
+         "polarisation_v": r["mean_charge_voltage_v"] - r["mean_discharge_voltage_v"], "basis": "timeseries"}
+        for r in rows if common.number(r["mean_charge_voltage_v"]) is not None
+        and common.number(r["mean_discharge_voltage_v"]) is not None])
 
 
 def plan(read, options: dict) -> list[Unit]:
-    early = int(options.get("early_cycles") or EARLY_CYCLES)
+    early = int(options.get("early_cycles") or early_life.EARLY_CYCLES)
     cells = common.cells(read)
     stats = {r["cell_id"]: r for r in read("SELECT cell_id, count(*) AS n, max(lake_version) AS v FROM cycles "
                                            "GROUP BY cell_id").to_pylist()}

@@ -1,0 +1,100 @@
+"""The cycle-life rule, defined once: which cycles count, retention, cycles to X % with censoring.
+
+- A cycle counts when its discharge capacity (mAh/g when known, else mAh: a ratio, so the unit cancels) is finite
+  and >= 0; other rows are ignored.
+- cycle_number = cycles run: cycle_index - the cell's first counted cycle_index + 1, so EC-Lab's 0-based numbering
+  and 1-based numbering give the same numbers (a gap in the numbering still counts as cycles run).
+- Baseline = the best discharge capacity of the cell's first BASELINE_CYCLES cycles (cycle_number <= 3);
+  retention = capacity / baseline.
+- cycles_to_X = the cycle_number of the first cycle from the baseline cycle on with retention < X % (a low
+  formation cycle before the best one is not a failure). When there is none the test ended above X: cycles_to_X =
+  cycles_tested (the last cycle_number) and censored_X = true, a lower bound.
+
+Two renderings of this one rule live here side by side: SQL for the lake's `retention` and `cell_life` views, numpy
+(`life`) for code holding one cell's cycles in memory (analytics, the virtual lab's adapter).
+tests/lake/test_cycle_life.py runs both on the same cycles.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+BASELINE_CYCLES = 3
+THRESHOLDS = (80, 70, 50)          # percent: the cell_life columns cycles_to_X / censored_X
+
+# Per cycles row: cycle_number, retention_frac (null for a row that does not count) and the cell's baseline cycle.
+RETENTION_CTE = f"""
+WITH c AS (SELECT cell_id, cycle_index, coalesce(discharge_capacity_mah_g, discharge_capacity_mah) AS cap
+           FROM cycles),
+v AS (SELECT *, coalesce(isfinite(cap) AND cap >= 0, false) AS counted FROM c),
+n AS (SELECT *, CASE WHEN counted THEN cycle_index - min(cycle_index) FILTER (WHERE counted)
+                     OVER (PARTITION BY cell_id) + 1 END AS cycle_number FROM v),
+b AS (SELECT *, max(cap) FILTER (WHERE cycle_number <= {BASELINE_CYCLES}) OVER (PARTITION BY cell_id) AS base
+      FROM n),
+r AS (SELECT *, CASE WHEN counted THEN cap / nullif(base, 0) END AS retention_frac,
+             min(cycle_number) FILTER (WHERE cycle_number <= {BASELINE_CYCLES} AND cap = base)
+                 OVER (PARTITION BY cell_id) AS baseline_cycle FROM b)
+"""
+
+RETENTION_SQL = RETENTION_CTE + "SELECT cell_id, cycle_index, cycle_number, retention_frac FROM r"
+
+
+def _cycles_to(pct: int) -> str:
+    below = f"min(r.cycle_number) FILTER (WHERE r.cycle_number >= r.baseline_cycle AND r.retention_frac < {pct / 100})"
+    return (f"coalesce({below}, max(r.cycle_number)) AS cycles_to_{pct},\n"
+            f"       {below} IS NULL AS censored_{pct}")
+
+
+LIFE_SQL = RETENTION_CTE + f"""
+SELECT r.cell_id,
+       max(r.cycle_number) AS cycles_tested,
+       max(y.discharge_capacity_mah_g) FILTER (WHERE r.cycle_number <= {BASELINE_CYCLES}) AS initial_capacity_mah_g,
+       max(y.discharge_capacity_mah_g) FILTER (WHERE r.cycle_number <= {BASELINE_CYCLES})
+           * any_value(c.loading_mg_cm2) / 1000.0 AS initial_areal_capacity_mah_cm2,
+       {', '.join(_cycles_to(p) for p in THRESHOLDS)},
+       arg_max(r.retention_frac, r.cycle_number) AS last_retention_frac
+FROM r
+JOIN cycles y USING (cell_id, cycle_index)
+LEFT JOIN cells c USING (cell_id)
+WHERE r.counted
+GROUP BY r.cell_id
+"""
+
+
+def counted(capacity: np.ndarray) -> np.ndarray:
+    """Which cycles count: a finite discharge capacity >= 0."""
+    capacity = np.asarray(capacity, float)
+    return np.isfinite(capacity) & (capacity >= 0)
+
+
+def first_below(cycle_number: np.ndarray, retention: np.ndarray, pct: float, start: int = 1) -> tuple[int, bool]:
+    """(cycles_to_X, censored_X): the first cycle_number >= start with retention below pct %, else the last
+    cycle_number and True."""
+    below = np.flatnonzero((np.asarray(retention) < pct / 100) & (np.asarray(cycle_number) >= start))
+    return (int(cycle_number[below[0]]), False) if below.size else (int(cycle_number[-1]), True)
+
+
+def life(cycle_index, capacity, thresholds=THRESHOLDS) -> dict:
+    """The rule on one cell's cycles (any order; rows that do not count are dropped).
+
+    Returns cycle_number, capacity and retention (arrays over the counted cycles in cycle order), baseline,
+    cycles_tested, last_retention_frac, cycles_to_X / censored_X for each X in ``thresholds``, and n_skipped.
+    With no counted cycle, cycles_tested is None and the arrays are empty.
+    """
+    idx, cap = np.asarray(cycle_index, np.int64), np.asarray(capacity, float)
+    ok = counted(cap)
+    order = np.argsort(idx[ok], kind="stable")
+    idx, cap = idx[ok][order], cap[ok][order]
+    out = {"n_skipped": int((~ok).sum()), "capacity": cap}
+    if idx.size == 0:
+        return {**out, "cycle_number": idx, "retention": cap, "baseline": None, "cycles_tested": None,
+                "last_retention_frac": None}
+    number = idx - idx[0] + 1
+    first = number <= BASELINE_CYCLES
+    baseline = float(cap[first].max())
+    retention = cap / baseline if baseline > 0 else np.full(cap.size, np.nan)
+    start = int(number[first][np.argmax(cap[first])])
+    out.update(cycle_number=number, retention=retention, baseline=baseline, cycles_tested=int(number[-1]),
+               last_retention_frac=float(retention[-1]) if np.isfinite(retention[-1]) else None)
+    for pct in thresholds:
+        out[f"cycles_to_{pct}"], out[f"censored_{pct}"] = first_below(number, retention, pct, start)
+    return out
