@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -88,6 +89,12 @@ RECIPE_OPTIONAL = tuple(c for c in RECIPE if c not in REQUIRED)
 MICROSTRUCTURE = ("porosity_frac", "active_area_frac")         # measured, optional, imputable from the recipe
 
 
+def has_recipe() -> pl.Expr:
+    """True where a cell's every required recipe value is given: a cell to learn from. A blank optional one
+    (densification_frac) does not exclude it; the models impute it."""
+    return pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE_REQUIRED])
+
+
 def validate(frame: pl.DataFrame, file: str | None = None, first_row: int = 2, *, required=REQUIRED,
              rows=None, within: dict | None = None) -> pl.DataFrame:
     """``frame`` with its known columns typed (numbers Float64, text stripped, blank = null), or an InputError
@@ -147,6 +154,22 @@ def validate(frame: pl.DataFrame, file: str | None = None, first_row: int = 2, *
             fail("lower cut-off not below the upper one.", bad, "voltage_min_v",
                  "a voltage below voltage_max_v", typed["voltage_min_v"])
     return typed
+
+
+def read(path: Path, *, required=RECIPE_REQUIRED, within: dict | None = None) -> pl.DataFrame:
+    """A cells.csv-shaped file of recipes (`cathode predict`, the virtual lab's form), read as text and checked by
+    `validate`; optional columns may be absent or blank, unknown ones are kept."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file.", file=str(path))
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV file ({str(exc).splitlines()[0]}).", file=str(path)) from None
+    frame = frame.rename({c: c.strip() for c in frame.columns})
+    if frame.height == 0:
+        raise InputError("no data rows under the header.", file=str(path))
+    return validate(frame, str(path), required=required, within=within)
 
 
 def check(recipe: dict, *, required=RECIPE, within: dict | None = None, what: str = "recipe") -> dict:
