@@ -7,6 +7,7 @@ import json
 import polars as pl
 
 from lake import store
+from lake.recipe import REQUIRED
 from virtual_lab.lab import write_templates
 from tests.conftest import CELLS_HEADER, CYCLES_HEADER, GOOD_CELLS, good_cycles, lake_state, write_csv
 
@@ -115,6 +116,19 @@ def test_predict_bad_inputs(cli, demo, tmp_path):
                        "0.05,60,4.2,0.1\n")                          # the cells.csv rules: a known process
     code, _, err = cli("--lake", demo, "predict", recipes)
     assert code == 1 and "row 3, column 'process'" in err and "'spray_coated'" in err
+
+
+def test_predict_needs_only_the_required_cells_csv_columns(cli, demo, tmp_path):
+    """densification_frac is optional in cells.csv, so a recipes file with exactly the required columns predicts;
+    the imputed densification is flagged."""
+    cli("--lake", demo, "train", "--target", "cycles_to_80", "--early", "0", "--estimator", "gp")
+    recipes = write_csv(tmp_path / "r.csv", list(REQUIRED), [["R1", "in_situ_polymerized", 12.7, 0.05, 60, 4.2, 0.1],
+                                                             ["R2", "cold_calendered", 20, 0.05, 60, 4.2, 0.1]])
+    code, _, err = cli("--lake", demo, "predict", recipes, "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    preds = pl.read_csv(tmp_path / "p.csv")
+    assert preds["recipe_imputed"].to_list() == [True, True] and (preds["cycles_to_80_pred"] > 0).all()
+    assert (preds["cycles_to_80_lo"] <= preds["cycles_to_80_hi"]).all()
 
 
 def test_a_failed_training_commit_leaves_the_lake_unchanged(cli, demo):
