@@ -15,10 +15,10 @@ import polars as pl
 from scipy.stats import qmc
 
 from lake.errors import InputError
-from lake.recipe import BOUNDS, PROCESSES
+from lake.recipe import BOUNDS, PROCESSES, RECIPE
 
 NUMERIC = tuple(BOUNDS)                   # loading, densification, eca, temperature, voltage, c-rate
-PARAMETERS = ("process",) + NUMERIC
+PARAMETERS = RECIPE                       # process + NUMERIC
 
 
 @dataclass(frozen=True)

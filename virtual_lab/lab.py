@@ -216,10 +216,8 @@ def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], 
     cells, cycles = [], []
     for cid, res in campaign_results(n_cells, seed, n_cycles):
         r = res.recipe
-        cells.append({"cell_id": cid, "process": r.process, "loading_mg_cm2": r.loading_mg_cm2,
-                      "eca_wt_frac": r.eca_wt_frac, "temperature_c": r.temperature_c,
-                      "voltage_max_v": r.voltage_max_v, "voltage_min_v": VOLTAGE_MIN_V, "c_rate": r.c_rate,
-                      "densification_frac": r.densification_frac, "porosity_frac": res.measured_porosity_frac,
+        cells.append({"cell_id": cid, **asdict(r), "voltage_min_v": VOLTAGE_MIN_V,
+                      "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,
                       "source": f"virtual-lab seed={seed}"})
