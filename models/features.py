@@ -169,8 +169,8 @@ class RecipeImputer(BaseEstimator):
             v = cols[name]
             ok = np.isfinite(v)
             pooled = float(v[ok].mean()) if ok.any() else float(np.mean(BOUNDS[name]))
-            self.means_[name] = {p: float(v[ok & (proc == p)].mean()) if (ok & (proc == p)).any() else pooled
-                                 for p in PROCESSES}
+            self.means_[name] = {"*": pooled, **{p: float(v[ok & (proc == p)].mean()) if (ok & (proc == p)).any()
+                                                 else pooled for p in PROCESSES}}
         return self
 
     def fill(self, cols: dict, proc: np.ndarray) -> np.ndarray:
@@ -179,7 +179,7 @@ class RecipeImputer(BaseEstimator):
         for name, means in self.means_.items():
             miss = ~np.isfinite(cols[name])
             if miss.any():
-                guess = np.array([means.get(p, np.nan) for p in proc])
+                guess = np.array([means.get(p, means["*"]) for p in proc])    # "*": all processes
                 cols[name] = np.where(miss, guess, cols[name])
                 imputed |= miss
         return imputed
@@ -275,8 +275,8 @@ class Featurizer(BaseEstimator):
 
     def fingerprint(self) -> bytes:
         """Equal for two featurizers that turn every frame into the same matrix (names, options, imputations)."""
-        parts = [repr((self.feature_names_, self.physics, self.measured,
-                       getattr(self, "recipe_imputer_", RecipeImputer()).__dict__.get("means_"))).encode()]
+        recipe_means = getattr(getattr(self, "recipe_imputer_", None), "means_", None)
+        parts = [repr((self.feature_names_, self.physics, self.measured, recipe_means)).encode()]
         for pooled, per in (self.imputer_.models_[m] for m in self.imputer_.available_):
             for model in [pooled, *per.values()]:
                 parts += [model.coef_.tobytes(), np.float64(model.intercept_).tobytes()]
