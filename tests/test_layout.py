@@ -78,6 +78,20 @@ def test_the_private_name_check_sees_both_forms(tmp_path):
         "from models.surrogate import _upper", "lake.store._lock (line 6)", "registry._row (line 5)"]
 
 
+def test_recipe_columns_are_listed_only_in_lake_recipe():
+    """Issue 13: the recipe's columns have one home. A tuple, list or set literal naming four or more of them
+    anywhere else (app/ excepted for now: the CLI is being reworked) is a second definition waiting to drift."""
+    from lake.recipe import NAMES
+    home, names = ROOT / "lake" / "recipe.py", set(NAMES)
+    for package in (p for p in PACKAGES if p != "app"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())) if path != home else ():
+                if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                    listed = [e.value for e in node.elts if isinstance(e, ast.Constant) and e.value in names]
+                    assert len(listed) < 4, f"{path.relative_to(ROOT)}:{node.lineno} lists recipe columns " \
+                                            f"{listed}; read them from lake.recipe"
+
+
 def test_modules_stay_small():
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
