@@ -120,13 +120,12 @@ def validate(frame: pl.DataFrame, file: str | None = None, first_row: int = 2, *
         text = values.cast(pl.String).str.strip_chars().replace("", None) \
             if values.dtype in (pl.String, pl.Categorical) else None
         if BY_NAME[name].number:
-            parsed = text.cast(pl.Float64, strict=False) if text is not None else \
-                values.cast(pl.Float64, strict=False).fill_nan(None)
             given = text if text is not None else values
+            parsed = given.cast(pl.Float64, strict=False)
             bad = parsed.is_null() & given.is_not_null()
             if bad.any():
                 fail("not a number.", bad, name, "a number", given)
-            out[name] = parsed
+            out[name] = parsed.fill_nan(None)                  # NaN is "not measured", as a blank cell
         else:
             out[name] = text if text is not None else values
     typed = frame.with_columns([s.alias(n) for n, s in out.items()])
@@ -180,16 +179,21 @@ def check(recipe: dict, *, required=RECIPE, within: dict | None = None, what: st
         if recipe.get(name) is None:
             raise InputError(f"{what}: required value is blank.", column=name, expected="a value", found=None)
     if "process" in recipe and recipe["process"] not in PROCESSES:
-        raise InputError(f"{what}: unknown process.", column="process", expected=" or ".join(PROCESSES),
-                         found=recipe["process"])
+        raise InputError(f"{what}: unknown process.", column="process",
+                         expected="one of " + ", ".join(PROCESSES), found=recipe["process"])
     for name in (c for c in NUMBERS if recipe.get(c) is not None):
         col, v = BY_NAME[name], recipe[name]
         if not isinstance(v, numbers.Real) or isinstance(v, bool) or math.isnan(v):
             raise InputError(f"{what}: not a number.", column=name, expected="a number", found=v)
+        if not col.holds(float(v)):
+            raise InputError(f"{what}: {name} is out of range.", column=name, expected=col.expected, found=v)
         lo, hi = within[name] if within and name in within else (-math.inf, math.inf)
-        if not col.holds(float(v)) or not lo <= v <= hi:
-            expected = f"a number in [{lo:g}, {hi:g}]" if col.holds(float(v)) else col.expected
-            raise InputError(f"{what}: {name} is outside the recipe space.", column=name, expected=expected,
-                             found=v)
+        if not lo <= v <= hi:
+            raise InputError(f"{what}: {name} is outside the recipe space.", column=name,
+                             expected=f"a number in [{lo:g}, {hi:g}]", found=v)
         out[name] = float(v)
+    if out.get("voltage_min_v") is not None and out.get("voltage_max_v") is not None \
+            and out["voltage_min_v"] >= out["voltage_max_v"]:
+        raise InputError(f"{what}: lower cut-off not below the upper one.", column="voltage_min_v",
+                         expected="a voltage below voltage_max_v", found=out["voltage_min_v"])
     return out

@@ -218,7 +218,8 @@ class Surrogate(BaseEstimator):
 
 
 def upper_quantile(values: np.ndarray, level: float) -> np.ndarray:
-    """The conformal quantile: the ceil(level (n + 1))-th smallest value along axis 0 (the largest when that exceeds n)."""
+    """The conformal quantile: the ceil(level (n + 1))-th smallest value along axis 0 (the largest when that
+    exceeds n)."""
     n = values.shape[0]
     k = min(int(np.ceil(level * (n + 1))), n) - 1
     return np.sort(values, axis=0)[max(k, 0)]
