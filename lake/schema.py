@@ -12,9 +12,14 @@ Every row of a catalog or bulk table carries `lake_version`, the commit that add
 """
 from __future__ import annotations
 
-from lake import cycle_life
+from lake import cycle_life, recipe
 from lake.schema_derived import DERIVE_RUNS, DERIVED
 from lake.schema_types import CELL, SOURCE, VERSION, Column, Table, cols  # noqa: F401  (Column: the public type)
+
+
+def _recipe_column(c: recipe.Column, prefix: str = "") -> tuple[str, str, str, str]:
+    """A recipe column (lake.recipe, the one home of its name, unit and meaning) as a table column."""
+    return c.name, "DOUBLE" if c.number else "VARCHAR", c.unit, prefix + c.meaning
 
 TABLES: tuple[Table, ...] = (
     Table("commits", "catalog", "One row per lake version: each successful write raises the version by one.", cols(
@@ -42,23 +47,7 @@ TABLES: tuple[Table, ...] = (
     )),
     Table("cell_records", "catalog", "Every record of a cell, append-only: a cell first seen in an instrument file "
           "(no recipe yet) is completed by a later cells.csv row; the view cells shows the latest record.", cols(
-        ("cell_id", "VARCHAR", "", "unique id of the cell in the lake"),
-        ("process", "VARCHAR", "", "cold_calendered, hot_calendered or in_situ_polymerized"),
-        ("loading_mg_cm2", "DOUBLE", "mg/cm2", "active-material (NCM) areal loading"),
-        ("eca_wt_frac", "DOUBLE", "fraction", "ethyl cyanoacrylate mass fraction of the conductive binder, 0-1"),
-        ("temperature_c", "DOUBLE", "degC", "cycling temperature"),
-        ("voltage_max_v", "DOUBLE", "V", "upper cut-off voltage"),
-        ("voltage_min_v", "DOUBLE", "V", "lower cut-off voltage"),
-        ("c_rate", "DOUBLE", "1/h", "cycling rate (0.1 = C/10)"),
-        ("densification_frac", "DOUBLE", "fraction", "how far calendering/filling was pushed in its window, 0-1"),
-        ("porosity_frac", "DOUBLE", "fraction", "measured electrode porosity, 0-1"),
-        ("active_area_frac", "DOUBLE", "fraction", "measured NCM surface fraction touching the conductive binder"),
-        ("active_mass_mg", "DOUBLE", "mg", "NCM mass"),
-        ("electrode_area_cm2", "DOUBLE", "cm2", "electrode area"),
-        ("electrolyte", "VARCHAR", "", "electrolyte, free text"),
-        ("proposal_id", "VARCHAR", "", "the proposal this cell answers (see proposals)"),
-        ("source", "VARCHAR", "", "lab, a DOI, or text naming where the row came from"),
-        ("reference", "VARCHAR", "", "figure or table within the source"),
+        *(_recipe_column(c) for c in recipe.COLUMNS),
         ("extra_json", "VARCHAR", "", "unknown extra columns of the cells.csv row, kept as JSON"),
         SOURCE, VERSION,
     ), key=("cell_id", "lake_version")),
@@ -172,13 +161,7 @@ TABLES: tuple[Table, ...] = (
         ("study_name", "VARCHAR", "", "Optuna study"),
         ("trial_number", "BIGINT", "", "the Optuna trial of the study that holds this proposal"),
         ("kind", "VARCHAR", "", "explore (a new recipe) or replicate (a top measured recipe made again)"),
-        ("process", "VARCHAR", "", "proposed process"),
-        ("loading_mg_cm2", "DOUBLE", "mg/cm2", "proposed NCM loading"),
-        ("densification_frac", "DOUBLE", "fraction", "proposed densification"),
-        ("eca_wt_frac", "DOUBLE", "fraction", "proposed ECA fraction"),
-        ("temperature_c", "DOUBLE", "degC", "proposed cycling temperature"),
-        ("voltage_max_v", "DOUBLE", "V", "proposed upper cut-off"),
-        ("c_rate", "DOUBLE", "1/h", "proposed rate"),
+        *(_recipe_column(recipe.BY_NAME[n], "proposed ") for n in recipe.RECIPE),
         ("objective", "VARCHAR", "", "objective name (the first one for a Pareto campaign)"),
         ("predicted_mean", "DOUBLE", "", "model mean of the objective"),
         ("predicted_lo", "DOUBLE", "", "lower bound of the 90 % interval"),

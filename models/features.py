@@ -21,12 +21,9 @@ from sklearn.linear_model import Ridge
 
 from lake import cycle_life, store
 from lake.errors import InputError
-from lake.recipe import PROCESSES
+from lake.recipe import BOUNDS, MICROSTRUCTURE as MICRO, PROCESSES, RECIPE, RECIPE_OPTIONAL
 
-RECIPE = ("process", "loading_mg_cm2", "densification_frac", "eca_wt_frac", "temperature_c", "voltage_max_v",
-          "c_rate")
 NUMERIC_RECIPE = RECIPE[1:]
-MICRO = ("porosity_frac", "active_area_frac")
 LIFE = ("cycles_tested", *(f"{k}_{pct}" for pct in cycle_life.THRESHOLDS for k in ("cycles_to", "censored")),
         "initial_areal_capacity_mah_cm2", "last_retention_frac")      # columns of the lake's cell_life view
 MIN_CELLS = 8
@@ -130,23 +127,7 @@ def _col(frame: pl.DataFrame, name: str, fill: float = np.nan) -> np.ndarray:
     return frame[name].cast(pl.Float64).fill_null(fill).to_numpy().astype(float)
 
 
-def check_recipe_columns(frame: pl.DataFrame, file: str | None = None) -> None:
-    """Every recipe column present and numeric where it should be; names the first missing column."""
-    for name in RECIPE:
-        if name not in frame.columns:
-            raise InputError("missing recipe column.", file=file, column=name, expected=", ".join(RECIPE),
-                             found=", ".join(frame.columns))
-    for name in NUMERIC_RECIPE:
-        values = frame[name]
-        parsed = values.cast(pl.Float64, strict=False)
-        bad = (parsed.is_null() & values.is_not_null()) | values.is_null()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError("recipe value is not a number.", file=file, row=row + 2, column=name,
-                             expected="a number", found=values[row])
-
-
-# ---------------------------------------------------------------- microstructure imputation
+# ---------------------------------------------------------------- imputation: a missing value is still data
 
 def columns(frame: pl.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The numeric recipe and microstructure columns as float arrays (NaN where missing) and the process array,
@@ -161,6 +142,42 @@ def columns(frame: pl.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
 
 def _linear(model: Ridge, X: np.ndarray) -> np.ndarray:
     return X @ model.coef_ + model.intercept_          # Ridge.predict without its per-call validation cost
+
+
+class RecipeImputer(BaseEstimator):
+    """Fills a blank optional recipe value (densification_frac: papers rarely report it) with the mean of the
+    training cells of the same process that report it; with the mean of all that report it when none of that process
+    does; with the middle of the range a lab can make when none does.
+
+    Why the process mean: densification is the lab's choice within the process's window, so the process is what
+    predicts it; the conditional mean is the best single value under "missing at random given the process", and a
+    GP fed it keeps the cell's life and capacity as evidence about the rest of its recipe. Not a missing-indicator
+    feature: it would be learnt from the few unreported (literature) cells only, confounded with their source, and
+    would never transfer to a proposal, which always sets densification. Not marginalisation over the window: the
+    acquisition conditions GPs on fixed feature rows thousands of times per batch, and Monte-Carlo over d would
+    multiply that cost for a correction the GP noise term already absorbs."""
+
+    def fit(self, frame: pl.DataFrame):
+        cols, proc = columns(frame)
+        self.means_ = {}
+        for name in RECIPE_OPTIONAL:
+            v = cols[name]
+            ok = np.isfinite(v)
+            pooled = float(v[ok].mean()) if ok.any() else float(np.mean(BOUNDS[name]))
+            self.means_[name] = {"*": pooled, **{p: float(v[ok & (proc == p)].mean()) if (ok & (proc == p)).any()
+                                                 else pooled for p in PROCESSES}}
+        return self
+
+    def fill(self, cols: dict, proc: np.ndarray) -> np.ndarray:
+        """Fill blank optional recipe values in ``cols`` (in place); returns where a value was imputed."""
+        imputed = np.zeros(len(proc), bool)
+        for name, means in self.means_.items():
+            miss = ~np.isfinite(cols[name])
+            if miss.any():
+                guess = np.array([means.get(p, means["*"]) for p in proc])    # "*": all processes
+                cols[name] = np.where(miss, guess, cols[name])
+                imputed |= miss
+        return imputed
 
 
 class MicrostructureImputer(BaseEstimator):
@@ -220,13 +237,16 @@ class Featurizer(BaseEstimator):
     """Cell frame -> feature matrix; ``physics`` adds the mechanism features. Remembers the training domain.
 
     ``measured=False`` uses the recipe-imputed microstructure for every cell, measured or not: what a campaign
-    wants, since a recipe it proposes has no measurement yet (train and predict then see the same feature)."""
+    wants, since a recipe it proposes has no measurement yet (train and predict then see the same feature).
+    A blank optional recipe value (densification_frac) is imputed first (`RecipeImputer`), so such a cell is
+    learnt from and predicted like any other; `complete` shows the values used."""
 
     def __init__(self, physics: bool = True, measured: bool = True):
         self.physics, self.measured = physics, measured
 
     def fit(self, frame: pl.DataFrame):
-        self.imputer_ = MicrostructureImputer().fit(frame)
+        self.recipe_imputer_ = RecipeImputer().fit(frame)
+        self.imputer_ = MicrostructureImputer().fit(self.complete(frame)[0])
         names = [f"process={p}" for p in PROCESSES] + list(NUMERIC_RECIPE) + list(self.imputer_.available_)
         if self.physics:
             names = [n for n in names if n not in ("temperature_c", "c_rate", "porosity_frac")] + list(PHYSICS)
@@ -238,8 +258,29 @@ class Featurizer(BaseEstimator):
         self.processes_ = sorted(set(frame["process"].to_list()))
         return self
 
-    def transform(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def complete(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+        """``frame`` with its blank optional recipe values imputed, and where that happened."""
         cols, proc = columns(frame)
+        imputed = self._fill_recipe(cols, proc)
+        return frame.with_columns([pl.Series(n, cols[n], pl.Float64) for n in RECIPE_OPTIONAL]), imputed
+
+    def _fill_recipe(self, cols: dict, proc: np.ndarray) -> np.ndarray:
+        imputer = getattr(self, "recipe_imputer_", None)      # absent from models pickled before it existed
+        return imputer.fill(cols, proc) if imputer is not None else np.zeros(len(proc), bool)
+
+    def fingerprint(self) -> bytes:
+        """Equal for two featurizers that turn every frame into the same matrix (names, options, imputations)."""
+        recipe_means = getattr(getattr(self, "recipe_imputer_", None), "means_", None)
+        parts = [repr((self.feature_names_, self.physics, self.measured, recipe_means)).encode()]
+        for pooled, per in (self.imputer_.models_[m] for m in self.imputer_.available_):
+            for model in [pooled, *per.values()]:
+                parts += [model.coef_.tobytes(), np.float64(model.intercept_).tobytes()]
+        return b"|".join(parts)
+
+    def transform(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The feature matrix and where the microstructure was imputed."""
+        cols, proc = columns(frame)
+        self._fill_recipe(cols, proc)
         if not self.measured:
             cols.update({m: np.full(len(proc), np.nan) for m in MICRO})
         imputed = self.imputer_.fill(cols, proc)

@@ -21,12 +21,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from lake import store
+from lake import recipe, store
 from lake.errors import InputError, LakeError
+from lake.recipe import MICROSTRUCTURE, RECIPE, RECIPE_REQUIRED
 from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
-from models.features import MICRO, MIN_CELLS, RECIPE, Target, cell_frame, check_recipe_columns, \
-    from_model_scale, target, target_values
-from models.surrogate import KINDS, Surrogate, _upper, select
+from models.features import MIN_CELLS, Target, cell_frame, from_model_scale, target, target_values
+from models.surrogate import KINDS, Surrogate, select, upper_quantile
 from models.defaults import DEFAULT_TARGETS
 
 ARTIFACTS = Path("artifacts") / "models"
@@ -62,14 +62,14 @@ def fit_target(frame: pl.DataFrame, name: str, *, kinds=KINDS, physics: bool = T
         lacking = total - complete.height
         why = ""
         if lacking:
-            blank = [c for c in RECIPE if frame[c].null_count()]
+            blank = [c for c in RECIPE_REQUIRED if frame[c].null_count()]
             why = f" ({lacking} lack a recipe value: {', '.join(blank)})"
         raise InputError(f"too few cells to train '{name}': {n} of {total} cells have it{why}; at least "
                          f"{MIN_CELLS} are needed.", column="target", expected=f">= {MIN_CELLS} cells", found=n)
     frame = complete
     groups = frame["batch"].to_numpy() if "batch" in frame.columns else None
     model, by_kind = select(frame, tgt, groups, kinds=kinds, physics=physics)
-    return Trained(model, _row(model, name, model.kind, by_kind, version, input_importance(model, frame)))
+    return Trained(model, model_row(model, name, model.kind, by_kind, version, input_importance(model, frame)))
 
 
 def input_importance(model: Surrogate, frame: pl.DataFrame, seed: int = 0) -> dict[str, float]:
@@ -79,7 +79,7 @@ def input_importance(model: Surrogate, frame: pl.DataFrame, seed: int = 0) -> di
     rng = np.random.default_rng(seed)
     base = model.predict(frame)["mean"]
     moved = {}
-    inputs = RECIPE + MICRO + tuple(model.extra_features)
+    inputs = RECIPE + MICROSTRUCTURE + tuple(model.extra_features)
     for column in (c for c in inputs if c in frame.columns and frame[c].n_unique() > 1):
         shuffled = frame.with_columns(frame[column].gather(rng.permutation(frame.height)))
         moved[column] = float(np.sqrt(np.mean((model.predict(shuffled)["mean"] - base) ** 2)))
@@ -102,19 +102,22 @@ def fit_early(frame: pl.DataFrame, cycles: pl.DataFrame, n_cycles: int = DEFAULT
     # the physics features overfit here, and the early features already carry the decomposition rate
     model = Surrogate(kind="gp", physics=False, extra_features=EARLY_FEATURES).fit(frame, tgt, groups)
     model.early_cycles_ = n_cycles
-    row = _row(model, "cycles_to_80", "early_life", {"gp": model.cv_metrics_}, version,
+    row = model_row(model, "cycles_to_80", "early_life", {"gp": model.cv_metrics_}, version,
                input_importance(model, frame))
     row["metrics_json"] = json.dumps({**json.loads(row["metrics_json"]), "early_cycles": n_cycles})
     return Trained(model, row)
 
 
 def _complete_recipes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cells with every recipe value (literature cells without densification, say, cannot be featurised)."""
-    return frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
+    """Cells with every required recipe value; a blank optional one (a literature cell's densification) is imputed
+    by the model's features, so such a cell is still learnt from."""
+    return frame.filter(recipe.has_recipe())
 
 
-def _row(model: Surrogate, name: str, estimator: str, by_kind: dict, version: int,
-         importance: dict | None = None) -> dict:
+def model_row(model: Surrogate, name: str, estimator: str, by_kind: dict, version: int,
+              importance: dict | None = None) -> dict:
+    """The `models` row of a fitted surrogate: target, estimator, features, CV metrics with out-of-fold predictions,
+    input importance, library versions, the lake version it saw."""
     metrics = {"selected": estimator, "cv_scheme": model.cv_scheme_, "scale": _scale(model.target_),
                "by_estimator": by_kind, **model.cv_metrics_, "cv_predictions": _oof(model),
                "feature_importance": importance or {}}
@@ -130,7 +133,7 @@ def _oof(model: Surrogate, level: float = 0.9) -> list[dict]:
     normalised scores × its sd) in the target's unit, for the app's parity plot; a censored cell's y_true is its
     lower bound (an upper bound for retention)."""
     oof, tgt = model.oof_, model.target_
-    q = float(_upper(model.scores_, level))          # the same conformal quantile as Surrogate.predict
+    q = float(upper_quantile(model.scores_, level))          # the same conformal quantile as Surrogate.predict
     conv = (lambda v: [float(x) for x in from_model_scale(tgt, np.asarray(v, float))])
     lo, hi = conv(oof["mean"] - q * oof["sd"]), conv(oof["mean"] + q * oof["sd"])
     if tgt.retention_cycle:                      # a larger loss is a smaller retention: swap the bounds
@@ -250,38 +253,29 @@ def load(root: Path, row: dict) -> Surrogate:
 
 
 def predict_frame(model: Surrogate, frame: pl.DataFrame, level: float = 0.9) -> pl.DataFrame:
-    """``frame`` plus `<target>_pred`, `_lo`, `_hi` (the target's unit), `extrapolation`, `microstructure_imputed`."""
+    """``frame`` plus `<target>_pred`, `_lo`, `_hi` (the target's unit), `extrapolation`, `microstructure_imputed`,
+    `recipe_imputed` (a blank optional recipe value, e.g. densification, was imputed)."""
     if not 0 < level < 1:
         raise InputError("the interval level must be between 0 and 1.", column="level", expected="e.g. 0.9",
                          found=level)
     name, tgt = model.target_.name, model.target_
-    numeric = frame.with_columns([pl.col(c).cast(pl.Float64, strict=False) for c in RECIPE[1:]])
+    numeric = frame.with_columns([pl.col(c).cast(pl.Float64, strict=False) for c in RECIPE[1:]
+                                  if c in frame.columns])
     out = model.predict(numeric, level)
+    _, recipe_imputed = model.complete(numeric)
     pred, lo, hi = (from_model_scale(tgt, out[k]) for k in ("mean", "lo", "hi"))
     if tgt.retention_cycle:                      # a larger loss is a smaller retention: swap the bounds
         lo, hi = hi, lo
     return frame.with_columns(pl.Series(f"{name}_pred", pred), pl.Series(f"{name}_lo", lo),
                               pl.Series(f"{name}_hi", hi), pl.Series("extrapolation", out["extrapolation"]),
-                              pl.Series("microstructure_imputed", out["imputed"]))
+                              pl.Series("microstructure_imputed", out["imputed"]),
+                              pl.Series("recipe_imputed", recipe_imputed))
 
 
 def read_recipes(path: Path) -> pl.DataFrame:
-    """A cells.csv-shaped file: every recipe column present, numbers where numbers belong."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file.", file=str(path))
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a readable CSV file ({str(exc).splitlines()[0]}).", file=str(path)) from None
-    frame = frame.rename({c: c.strip() for c in frame.columns})
-    if frame.height == 0:
-        raise InputError("no data rows under the header.", file=str(path))
-    check_recipe_columns(frame, str(path))
-    for micro in ("porosity_frac", "active_area_frac"):
-        if micro in frame.columns:
-            frame = frame.with_columns(pl.col(micro).cast(pl.Float64, strict=False))
-    return frame
+    """A cells.csv-shaped file of recipes: the required recipe columns present and filled (optional ones such as
+    densification_frac may be absent or blank; the model imputes them), numbers within their ranges."""
+    return recipe.read(path, required=RECIPE_REQUIRED)
 
 
 def predict(root: Path, path: Path, target_name: str = "cycles_to_80", level: float = 0.9,

@@ -120,12 +120,28 @@ class Surrogate(BaseEstimator):
         self.kind, self.physics, self.n_folds, self.measured = kind, physics, n_folds, measured
         self.extra_features, self.random_state, self.theta0 = extra_features, random_state, theta0
 
-    def _x(self, frame: pl.DataFrame) -> np.ndarray:
+    # ------------------------------------------------------------ the public surface the optimizer uses
+    def features(self, frame: pl.DataFrame) -> np.ndarray:
+        """The model's input matrix for a recipe (cell) frame: what its latent model sees."""
         x, _ = self.featurizer_.transform(frame)
         if self.extra_features:
             x = np.column_stack([x] + [frame[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
                                        for c in self.extra_features])
         return x
+
+    @property
+    def latent_model(self):
+        """The fitted latent regressor (for a GP: `predict(X, return_std, include_noise)`, `condition`, `loo`,
+        `theta_`), trained on `features` rows."""
+        return self.model_.estimator_
+
+    def feature_key(self) -> bytes:
+        """Equal for two fitted surrogates whose `features` agree on every frame (lets callers share them)."""
+        return self.featurizer_.fingerprint() + repr(tuple(self.extra_features)).encode()
+
+    def complete(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+        """``frame`` with blank optional recipe values as this model imputes them, and where it did."""
+        return self.featurizer_.complete(frame)
 
     def fit(self, frame: pl.DataFrame, tgt: Target, groups=None):
         with threadpool_limits(1, "blas"):      # tiny matrices: BLAS threads only add contention
@@ -138,7 +154,7 @@ class Surrogate(BaseEstimator):
         self.target_ = tgt
         self.featurizer_ = Featurizer(physics=self.physics, measured=self.measured).fit(frame)
         self.feature_names_ = self.featurizer_.feature_names_ + list(self.extra_features)
-        X = self._x(frame)
+        X = self.features(frame)
         make = lambda: CensoredRegressor(base_estimator(self.kind, self.random_state, self.theta0))  # noqa: E731
         self.model_ = make().fit(X, y, cens)
         if self.n_folds == 0 and self.kind == "gp":      # jackknife+: exact GP leave-one-out, no refits
@@ -170,7 +186,7 @@ class Surrogate(BaseEstimator):
         hits = []
         for i in range(len(y)):
             others = np.delete(self.scores_, i)
-            q = _upper(others, level)
+            q = upper_quantile(others, level)
             lo, hi = mu[i] - q * sd[i], mu[i] + q * sd[i]
             hits.append(hi >= y[i] if cens[i] else lo <= y[i] <= hi)
         return float(np.mean(hits)) if hits else None
@@ -181,7 +197,7 @@ class Surrogate(BaseEstimator):
             return self._predict(frame, level)
 
     def _predict(self, frame: pl.DataFrame, level: float) -> dict[str, np.ndarray]:
-        X = self._x(frame)
+        X = self.features(frame)
         mean = self.model_.predict(X)
         if self.fold_models_:
             fold_mu, fold_sd = zip(*(m.predict(X, return_std=True) for m in self.fold_models_))
@@ -191,24 +207,25 @@ class Surrogate(BaseEstimator):
             mu_i, sd_i = self.model_.estimator_.loo(X)
         spread = self.scores_[:, None] * np.maximum(sd_i, 1e-6)
         alpha = 1.0 - level
-        lo = _lower(mu_i - spread, alpha)
-        hi = _upper(mu_i + spread, 1.0 - alpha)
+        lo = lower_quantile(mu_i - spread, alpha)
+        hi = upper_quantile(mu_i + spread, 1.0 - alpha)
         _, gp_sd = self.model_.predict(X, return_std=True)
-        q90 = _upper(self.scores_, 0.9)
+        q90 = upper_quantile(self.scores_, 0.9)
         _, imputed = self.featurizer_.transform(frame)
         return {"mean": mean, "lo": np.minimum(lo, mean), "hi": np.maximum(hi, mean),
                 "sd": gp_sd * q90 / norm.ppf(0.95), "extrapolation": self.featurizer_.extrapolation(frame),
                 "imputed": imputed}
 
 
-def _upper(values: np.ndarray, level: float) -> np.ndarray:
-    """The ceil(level (n + 1))-th smallest value along axis 0 (the largest when that exceeds n)."""
+def upper_quantile(values: np.ndarray, level: float) -> np.ndarray:
+    """The conformal quantile: the ceil(level (n + 1))-th smallest value along axis 0 (the largest when that
+    exceeds n)."""
     n = values.shape[0]
     k = min(int(np.ceil(level * (n + 1))), n) - 1
     return np.sort(values, axis=0)[max(k, 0)]
 
 
-def _lower(values: np.ndarray, alpha: float) -> np.ndarray:
+def lower_quantile(values: np.ndarray, alpha: float) -> np.ndarray:
     n = values.shape[0]
     k = max(int(np.floor(alpha * (n + 1))), 1) - 1
     return np.sort(values, axis=0)[min(k, n - 1)]

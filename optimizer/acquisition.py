@@ -25,7 +25,8 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from models.features import RECIPE, target
+from lake.recipe import RECIPE, RECIPE_OPTIONAL, has_recipe
+from models.features import target
 from models.surrogate import Surrogate
 from optimizer.objectives import Objective, targets_of, with_extrapolated_loss
 from optimizer.space import Space
@@ -48,7 +49,7 @@ class Suggestion:
 
 
 def recipe_frame(recipes: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame({c: [r[c] for r in recipes] for c in RECIPE},
+    return pl.DataFrame({c: [r.get(c) for r in recipes] for c in RECIPE},
                         schema={c: (pl.String if c == "process" else pl.Float64) for c in RECIPE})
 
 
@@ -60,7 +61,7 @@ def fit_surrogates(frame: pl.DataFrame, targets, previous: dict | None = None, s
         prev = (previous or {}).get(name)
         theta0 = None
         if prev is not None and getattr(prev, "kind", None) == "gp" and prev.physics == PHYSICS:
-            theta0 = prev.model_.estimator_.theta_      # MaternGP ignores it if the feature count changed
+            theta0 = prev.latent_model.theta_      # MaternGP ignores it if the feature count changed
         out[name] = Surrogate(kind="gp", n_folds=0, random_state=seed, theta0=theta0,
                               measured=MEASURED, physics=PHYSICS).fit(frame, target(name))
     return out
@@ -71,8 +72,8 @@ class Posterior:
 
     def __init__(self, surrogates: dict[str, Surrogate]):
         self.surrogates = surrogates
-        self.gps = {t: s.model_.estimator_ for t, s in surrogates.items()}
-        self._key = {t: _featurizer_key(s) for t, s in surrogates.items()}
+        self.gps = {t: s.latent_model for t, s in surrogates.items()}
+        self._key = {t: s.feature_key() for t, s in surrogates.items()}
 
     def features(self, frame: pl.DataFrame) -> dict[str, np.ndarray]:
         """Each target's feature matrix, computed once per distinct featurizer (targets fitted on the same cells
@@ -80,7 +81,7 @@ class Posterior:
         cache, out = {}, {}
         for t, s in self.surrogates.items():
             if self._key[t] not in cache:
-                cache[self._key[t]] = s._x(frame)
+                cache[self._key[t]] = s.features(frame)
             out[t] = cache[self._key[t]]
         return out
 
@@ -94,15 +95,6 @@ class Posterior:
     def believe(self, frame: pl.DataFrame) -> None:
         for t, X in self.features(frame).items():
             self.gps[t] = self.gps[t].condition(X, self.gps[t].predict(X))
-
-
-def _featurizer_key(s: Surrogate) -> bytes:
-    f = s.featurizer_
-    parts = [repr((f.feature_names_, f.physics, f.measured, s.extra_features)).encode()]
-    for pooled, per in (f.imputer_.models_[m] for m in f.imputer_.available_):
-        for model in [pooled, *per.values()]:
-            parts += [model.coef_.tobytes(), np.float64(model.intercept_).tobytes()]
-    return b"|".join(parts)
 
 
 def _values(objectives: list[Objective], draws: dict[str, np.ndarray]) -> np.ndarray:
@@ -123,7 +115,7 @@ def suggest(frame: pl.DataFrame, space: Space, objectives: list[Objective], n: i
             rng: np.random.Generator, pending: list[dict] = (), replicates: int = 0, greedy: int = 0,
             surrogates: dict | None = None, n_candidates: int = 1024) -> tuple[list[Suggestion], dict]:
     """``n`` recipes to make next, given the measured cells in ``frame``; returns them and the surrogates used."""
-    observed = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
+    observed = frame.filter(has_recipe())
     if surrogates is None:
         if observed.height < MIN_OBSERVATIONS:
             return [Suggestion(p, "space_filling") for p in space.latin_hypercube(n, rng)], {}
@@ -138,7 +130,10 @@ def _batch(observed, space, objectives, n, rng, pending, replicates, greedy, sur
     eps = {t: rng.standard_normal(N_SAMPLES) for t in surrogates}
     obs_vals = _values(objectives, post.samples(observed, eps)).mean(axis=1)      # (n_obj, n_obs)
     ref = (obs_vals.min(axis=1), np.maximum(np.ptp(obs_vals, axis=1), 1e-6))
-    obs_recipes = [space.complete({c: observed[c][i] for c in RECIPE}) for i in range(observed.height)]
+    # a measured recipe with a blank optional value (a paper's cell without densification) is a trust-region
+    # centre or a replicate at the value the model imputes for it
+    filled, _ = next(iter(surrogates.values())).complete(observed)
+    obs_recipes = [space.complete({c: filled[c][i] for c in RECIPE}) for i in range(filled.height)]
     if pending:
         post.believe(recipe_frame(pending))
     out: list[Suggestion] = []
@@ -213,7 +208,7 @@ def _replicates(recipes, vals, objectives, ref, k: int, space: Space) -> list[di
 
 
 def _key(recipe: dict) -> tuple:
-    return tuple(recipe[c] if c == "process" else round(float(recipe[c]), 4) for c in RECIPE)
+    return tuple(recipe[c] if c == "process" or recipe[c] is None else round(float(recipe[c]), 4) for c in RECIPE)
 
 
 def predict_objectives(surrogates: dict, objectives: list[Objective], recipes: list[dict],
@@ -243,13 +238,15 @@ def predict_objectives(surrogates: dict, objectives: list[Objective], recipes: l
 
 def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]) -> list[dict]:
     """Measured recipes ranked by the posterior mean of the (first) objective, replicates pooled; each with its
-    predicted interval, replicate count and measured values. Not the luckiest noisy cell: the model's belief.
+    predicted interval, replicate count and measured values, and the value the model imputed for a blank optional
+    recipe value (`imputed`; the recipe itself keeps it blank). Not the luckiest noisy cell: the model's belief.
     The ranking uses the latent (noise-free) posterior — the recipe's typical value — while the interval is
     for a new cell's measured outcome (noise included)."""
-    observed = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE]))
+    observed = frame.filter(has_recipe())
     if observed.height == 0 or not surrogates:
         return []
     recipes = [{c: observed[c][i] for c in RECIPE} for i in range(observed.height)]
+    filled, _ = next(iter(surrogates.values())).complete(observed)
     keys = [_key(r) for r in recipes]
     unique = list(dict.fromkeys(keys))
     first = [keys.index(k) for k in unique]
@@ -263,6 +260,7 @@ def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]
     for k, i, p, b in zip(unique, first, preds, belief):
         members = [j for j, kk in enumerate(keys) if kk == k]
         rows.append({"recipe": recipes[i], "prediction": p, "replicates": len(members), "belief": float(b),
+                     "imputed": {c: float(filled[c][i]) for c in RECIPE_OPTIONAL if recipes[i][c] is None},
                      "cells": [ids[j] for j in members], "measured": [float(measured[j]) for j in members]})
     rows.sort(key=lambda r: -r["belief"])
     return rows

@@ -19,19 +19,19 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from lake import store
+from lake import recipe, store
 from lake.errors import InputError
+from lake.recipe import RECIPE
 from models import registry
-from models.features import RECIPE, cell_frame
+from models.features import cell_frame
 from optimizer import study as studies
 from optimizer.acquisition import MIN_OBSERVATIONS, fit_surrogates, recommend, suggest
 from optimizer.objectives import Objective, label, parse, targets_of
 from optimizer.space import Space
 
 TRANSITIONS = {"accepted": ("proposed",), "rejected": ("proposed", "accepted")}
-OUT_COLUMNS = ("cell_id", "proposal_id", "process", "loading_mg_cm2", "eca_wt_frac", "temperature_c",
-               "voltage_max_v", "voltage_min_v", "c_rate", "densification_frac", "porosity_frac",
-               "active_area_frac", "active_mass_mg", "electrode_area_cm2", "electrolyte", "source")
+# the lab's form: the cells.csv template, less the reference a lab does not fill for its own cells
+OUT_COLUMNS = tuple(c for c in recipe.NAMES if c != "reference")
 
 
 @dataclass
@@ -64,8 +64,7 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     pending = [{c: p[c] for c in RECIPE} for p in proposals if p["status"] in ("proposed", "accepted")]
     rng = np.random.default_rng(seed)
     notes = []
-    usable = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE])
-                          & pl.col("cycles_tested").is_not_null())
+    usable = _usable(frame)
     if usable.height < MIN_OBSERVATIONS:
         notes.append(f"the lake has {usable.height} cells with a recipe and cycles (fewer than "
                      f"{MIN_OBSERVATIONS}): a space-filling batch (Latin hypercube), no model predictions")
@@ -82,8 +81,8 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     trials = []
     try:
         with store.writer(root, "propose") as w:
-            trained = [registry.Trained(s, registry._row(s, t, "gp", {"gp": s.cv_metrics_}, w.version - 1,
-                                                         registry.input_importance(s, usable)))
+            trained = [registry.Trained(s, registry.model_row(s, t, "gp", {"gp": s.cv_metrics_}, w.version - 1,
+                                                              registry.input_importance(s, usable)))
                        for t, s in surrogates.items()]
             model_ids = ",".join(t.row["model_id"] for t in trained)
             rows = []
@@ -102,6 +101,12 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
         studies.fail(st, trials)
         raise
     return Batch(rows, notes, w.version)
+
+
+def _usable(frame: pl.DataFrame) -> pl.DataFrame:
+    """The cells a campaign learns from: a recipe (a blank optional value, e.g. a paper's densification, is
+    imputed by the models, not a reason to drop the cell) and cycles."""
+    return frame.filter(recipe.has_recipe() & pl.col("cycles_tested").is_not_null())
 
 
 def _previous(root: Path, objectives: list[Objective]) -> dict:
@@ -134,8 +139,7 @@ def _write_out(out: Path, rows: list[dict]) -> Path:
     tmp = out.with_name(f".{out.name}.tmp")
     data = [{**{c: None for c in OUT_COLUMNS}, "cell_id": r["proposal_id"], "proposal_id": r["proposal_id"],
              **{c: r[c] for c in RECIPE}} for r in rows]
-    pl.DataFrame(data, schema={c: (pl.Float64 if c not in ("cell_id", "proposal_id", "process", "electrolyte",
-                                                            "source") else pl.String) for c in OUT_COLUMNS}
+    pl.DataFrame(data, schema={c: pl.Float64 if recipe.BY_NAME[c].number else pl.String for c in OUT_COLUMNS}
                  ).write_csv(tmp)
     return tmp
 
@@ -166,8 +170,7 @@ def best(root: Path, objective: str | None = None, top: int = 1) -> tuple[list[d
     """The measured recipes the model believes best (posterior mean), with interval and replicate count."""
     objectives = parse(objective)
     frame = _frame(Path(root), objectives)
-    usable = frame.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE])
-                          & pl.col("cycles_tested").is_not_null())
+    usable = _usable(frame)
     if usable.height < MIN_OBSERVATIONS:
         raise InputError(f"too few measured cells to recommend: {usable.height} have a recipe and cycles; at "
                          f"least {MIN_OBSERVATIONS} are needed.", expected=f">= {MIN_OBSERVATIONS} cells",

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy.stats import qmc
 
 from lake.errors import InputError
-from lake.recipe import BOUNDS, PROCESSES
+from lake.recipe import BOUNDS, PROCESSES, RECIPE
 
 NUMERIC = tuple(BOUNDS)                   # loading, densification, eca, temperature, voltage, c-rate
-PARAMETERS = ("process",) + NUMERIC
+PARAMETERS = RECIPE                       # process + NUMERIC
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,9 @@ class Space:
         return self.random_frame(n, rng).to_dicts()
 
     def latin_hypercube(self, n: int, rng: np.random.Generator) -> list[dict]:
-        """A Latin hypercube over the free numbers, processes spread evenly and shuffled."""
-        d = len(self.free)
-        u = (np.argsort(rng.random((d, n)), axis=1).T + rng.random((n, d))) / n
+        """A Latin hypercube over the free numbers (scipy's, randomised within strata), processes spread evenly
+        and shuffled."""
+        u = qmc.LatinHypercube(d=len(self.free), rng=rng).random(n)
         procs = rng.permutation(np.arange(n) % len(self.processes))
         return self.from_unit(u, procs)
 

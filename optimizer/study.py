@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from lake.errors import InputError
 from optimizer.objectives import Objective
 from optimizer.space import NUMERIC
-from lake.recipe import BOUNDS, PROCESSES
+from lake.recipe import BOUNDS, PROCESSES, RECIPE
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 JOURNAL = Path("optuna") / "journal.log"
@@ -111,8 +111,8 @@ def pending_recipes(study: optuna.Study) -> list[dict]:
     out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         p = t.params or t.system_attrs.get("fixed_params", {})
-        if all(k in p for k in ("process",) + NUMERIC):
-            out.append({k: p[k] for k in ("process",) + NUMERIC})
+        if all(k in p for k in RECIPE):
+            out.append({k: p[k] for k in RECIPE})
     return out
 
 
@@ -140,6 +140,8 @@ def sync(study: optuna.Study, objectives: list[Objective], frame: pl.DataFrame, 
             study.tell(t.number, state=TrialState.FAIL)
             failed += 1
     new = []
+    # a cell with a blank optional recipe value (a paper's densification) is learnt from by the models but not
+    # mirrored here: an Optuna trial holds every parameter
     for row in frame.to_dicts():
         if row["cell_id"] in mirrored or row["cell_id"] in linked or any(row[k] is None for k in DISTRIBUTIONS):
             continue

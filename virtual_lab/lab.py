@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
-import numbers
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pyarrow as pa
 
 from lake import cycle_life
 from lake.errors import InputError
-from lake.recipe import BOUNDS, PROCESSES
+from lake.recipe import BOUNDS, NAMES, PROCESSES, check as check_recipe
 
 
 # Fitted offline (scipy least_squares on the four seed cells, noise off, Lambda fixed at 0.3), exact to 1e-9:
@@ -49,7 +48,7 @@ _OCV_V = np.array([2.75, 3.30, 3.50, 3.60, 3.67, 3.72, 3.77, 3.82, 3.88, 3.95, 4
 
 @dataclass(frozen=True)
 class Recipe:
-    """One cell to make and test. Every knob is checked against BOUNDS."""
+    """One cell to make and test: the fields are lake.recipe.RECIPE; every knob is checked against BOUNDS."""
     process: str
     loading_mg_cm2: float
     densification_frac: float
@@ -59,15 +58,7 @@ class Recipe:
     c_rate: float = 0.1
 
     def __post_init__(self):
-        if self.process not in PROCESSES:
-            raise InputError("Recipe.process is not a known process.", column="process",
-                             expected=" or ".join(PROCESSES), found=self.process)
-        for name, (lo, hi) in BOUNDS.items():
-            v = getattr(self, name)
-            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and lo <= v <= hi
-            if not ok:
-                raise InputError(f"Recipe.{name} is outside the recipe space.", column=name,
-                                 expected=f"a number in [{lo}, {hi}]", found=v)
+        check_recipe(asdict(self), within=BOUNDS, what="Recipe")      # the vocabulary's rules, within BOUNDS
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,9 +199,7 @@ def random_recipes(n: int, seed: int) -> list[Recipe]:
     return out
 
 
-CELLS_COLUMNS = ("cell_id", "process", "loading_mg_cm2", "eca_wt_frac", "temperature_c", "voltage_max_v",
-                 "voltage_min_v", "c_rate", "densification_frac", "porosity_frac", "active_area_frac",
-                 "active_mass_mg", "electrode_area_cm2", "electrolyte", "source")
+CELLS_COLUMNS = tuple(c for c in NAMES if c not in ("proposal_id", "reference"))   # the cells.csv it writes
 CYCLES_COLUMNS = ("cell_id", "cycle_index", "discharge_capacity_mah_g", "charge_capacity_mah_g",
                   "coulombic_efficiency_frac")
 
@@ -228,10 +217,8 @@ def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], 
     cells, cycles = [], []
     for cid, res in campaign_results(n_cells, seed, n_cycles):
         r = res.recipe
-        cells.append({"cell_id": cid, "process": r.process, "loading_mg_cm2": r.loading_mg_cm2,
-                      "eca_wt_frac": r.eca_wt_frac, "temperature_c": r.temperature_c,
-                      "voltage_max_v": r.voltage_max_v, "voltage_min_v": VOLTAGE_MIN_V, "c_rate": r.c_rate,
-                      "densification_frac": r.densification_frac, "porosity_frac": res.measured_porosity_frac,
+        cells.append({"cell_id": cid, **asdict(r), "voltage_min_v": VOLTAGE_MIN_V,
+                      "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,
                       "source": f"virtual-lab seed={seed}"})

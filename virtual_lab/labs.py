@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from lake import cycle_life
+from lake.recipe import BOUNDS, MICROSTRUCTURE, RECIPE, read as read_recipes
 from virtual_lab.lab import CellResult, Recipe, simulate
 
 Lab = Callable[[Sequence[dict]], pl.DataFrame]
@@ -22,9 +23,7 @@ def life_row(res: CellResult, retention_cycles: Sequence[int] = ()) -> dict:
     r = res.recipe
     n = res.last_cycle
     dis = np.asarray(res.discharge_capacity_mah_g[:n], float)
-    row = {"process": r.process, "loading_mg_cm2": r.loading_mg_cm2, "densification_frac": r.densification_frac,
-           "eca_wt_frac": r.eca_wt_frac, "temperature_c": r.temperature_c, "voltage_max_v": r.voltage_max_v,
-           "c_rate": r.c_rate, "porosity_frac": res.measured_porosity_frac,
+    row = {**{c: getattr(r, c) for c in RECIPE}, "porosity_frac": res.measured_porosity_frac,
            "active_area_frac": res.measured_active_area_frac, "cycles_tested": n}
     if n == 0:
         return {**row, "cycles_tested": None, **{f"retention_{c}": None for c in retention_cycles}}
@@ -47,9 +46,10 @@ def cycles_rows(cell_id: str, res: CellResult) -> pl.DataFrame:
 
 
 def recipe_of(params: dict) -> Recipe:
-    return Recipe(params["process"], float(params["loading_mg_cm2"]), float(params["densification_frac"]),
-                  float(params["eca_wt_frac"]), float(params.get("temperature_c", 60.0)),
-                  float(params.get("voltage_max_v", 4.2)), float(params.get("c_rate", 0.1)))
+    """The simulator's Recipe from a dict in the recipe vocabulary's names (extra keys ignored; a blank protocol
+    value takes the Recipe's default)."""
+    return Recipe(**{c: params[c] if c == "process" else float(params[c])
+                     for c in RECIPE if params.get(c) is not None})
 
 
 def virtual_lab(n_cycles: int = 300, seed: int = 0, retention_cycles: Sequence[int] = (300,),
@@ -66,9 +66,7 @@ def virtual_lab(n_cycles: int = 300, seed: int = 0, retention_cycles: Sequence[i
     return run
 
 
-FRAME_SCHEMA = {"process": pl.String, "loading_mg_cm2": pl.Float64, "densification_frac": pl.Float64,
-                "eca_wt_frac": pl.Float64, "temperature_c": pl.Float64, "voltage_max_v": pl.Float64,
-                "c_rate": pl.Float64, "porosity_frac": pl.Float64, "active_area_frac": pl.Float64,
+FRAME_SCHEMA = {**{c: pl.String if c == "process" else pl.Float64 for c in RECIPE + MICROSTRUCTURE},
                 "cycles_tested": pl.Int64, "cycles_to_80": pl.Int64, "censored_80": pl.Boolean,
                 "cycles_to_70": pl.Int64, "censored_70": pl.Boolean, "cycles_to_50": pl.Int64,
                 "censored_50": pl.Boolean, "initial_areal_capacity_mah_cm2": pl.Float64,
@@ -104,22 +102,13 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300)
     import csv
     from pathlib import Path
 
-    from lake.errors import InputError
-    from models.registry import read_recipes
     from virtual_lab.lab import ELECTRODE_AREA_CM2, ELECTROLYTE, VOLTAGE_MIN_V
-    rows = read_recipes(Path(proposals_csv)).to_dicts()      # every recipe column present, named if not
-    if "cell_id" not in rows[0]:
-        raise InputError("no cell_id column.", file=str(proposals_csv), column="cell_id",
-                         expected="the cells.csv header (`cathode propose --out` writes one)", found=list(rows[0]))
+    # cell_id and every recipe value (to make a cell it must choose a densification), each within BOUNDS
+    rows = read_recipes(Path(proposals_csv), required=("cell_id",) + RECIPE, within=BOUNDS).to_dicts()
     rng = np.random.default_rng(seed)
     cells, cycles = [], []
-    for line, row in enumerate(rows, start=2):                # spreadsheet row numbers: the header is row 1
-        try:
-            recipe = recipe_of({k: v for k, v in row.items() if v not in (None, "")})
-        except (InputError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"not a recipe the virtual lab can make ({exc}).", file=str(proposals_csv),
-                             row=line) from None
-        res = simulate(recipe, n_cycles, seed=int(rng.integers(2**63 - 1)))
+    for row in rows:
+        res = simulate(recipe_of(row), n_cycles, seed=int(rng.integers(2**63 - 1)))
         cells.append({**row, "voltage_min_v": VOLTAGE_MIN_V, "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,
@@ -136,3 +125,4 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300)
             writer.writeheader()
             writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in data)
     return paths
+

@@ -1,4 +1,5 @@
-"""What the model registry stores in a model's metrics_json (models.registry._row), as frames the Models page plots."""
+"""What the model registry stores in a model's metrics_json (models.registry.model_row), as frames the Models page
+plots."""
 from __future__ import annotations
 
 import json

@@ -4,7 +4,8 @@ Columns: cell_id, doi, figure, quantity, value, unit (required); at_cycle, note 
 in the cells.csv names (process, loading_mg_cm2 …), which become a `cells` row per cell with the DOI as source.
 Units are normalised: percent -> fraction; capacities are spelled mAh/g and mAh/cm2, and when the cell's loading
 is known a capacity given per gram also gets its areal twin (and the reverse), marked in `note`. Unknown columns
-are kept in extra_json.
+are kept in extra_json. The recipe columns obey the cells.csv rules (lake.recipe.validate) row by row, and each
+cell they make is one a cells.csv would accept: a literature table cannot bring in what a lab template cannot.
 """
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from pathlib import Path
 import polars as pl
 
 from ingest.readers import Reading, register
-from ingest.readers.templates import (CELLS_NUMBERS, CELLS_OPTIONAL, CELLS_REQUIRED, _check_choice, _extra_json,
-                                      _header, _load, _numbers, _required_values)
+from ingest.readers.tabular import extra_json, header_names, load, numbers, required_values
+from lake import recipe
 from lake.errors import InputError
-from lake.recipe import PROCESSES
 
 LITERATURE_REQUIRED = ("cell_id", "doi", "figure", "quantity", "value", "unit")
 LITERATURE_COLUMNS = LITERATURE_REQUIRED + ("at_cycle", "note")
@@ -28,7 +28,7 @@ UNIT_SPELLINGS = {"%": ("fraction", 100.0), "percent": ("fraction", 100.0), "fra
 
 
 def _is_literature_csv(head: bytes, path: Path) -> bool:
-    return {"doi", "figure", "quantity"} <= _header(head)
+    return {"doi", "figure", "quantity"} <= set(header_names(head))
 
 
 def _is_xlsx(head: bytes, path: Path) -> bool:
@@ -38,7 +38,7 @@ def _is_xlsx(head: bytes, path: Path) -> bool:
 @register("literature_csv", suffixes=(".csv",), sniff=_is_literature_csv, library="polars",
           description="literature table: one reported value per row with DOI and figure (+ the cell's recipe)")
 def read_literature_csv(path: Path, **options) -> Reading:
-    return _literature(path, _load(path, LITERATURE_REQUIRED))
+    return _literature(path, load(path, LITERATURE_REQUIRED))
 
 
 @register("literature_xlsx", suffixes=(".xlsx", ".xlsm"), sniff=_is_xlsx, library="fastexcel",
@@ -50,30 +50,42 @@ def read_literature_xlsx(path: Path, *, sheet: int | str = 0, **options) -> Read
     except Exception as exc:  # fastexcel raises its own types for broken workbooks
         raise InputError(f"not a readable Excel workbook ({type(exc).__name__}: {str(exc).splitlines()[0]}).",
                          file=str(path)) from None
-    return _literature(path, _load(path, LITERATURE_REQUIRED, frame.cast(pl.String)))
+    return _literature(path, load(path, LITERATURE_REQUIRED, frame.cast(pl.String)))
 
 
 def _literature(path: Path, frame: pl.DataFrame) -> Reading:
-    recipe = [c for c in CELLS_NUMBERS if c in frame.columns]
-    frame = _numbers(frame, path, ("value", "at_cycle", *recipe))
-    _required_values(frame, path, LITERATURE_REQUIRED)
+    # every row's recipe values by the cells.csv rules (row numbers as the spreadsheet shows them) ...
+    frame = recipe.validate(frame, str(path), required=(), rows=frame["_row"])
+    frame = numbers(frame, path, ("value", "at_cycle"))
+    required_values(frame, path, LITERATURE_REQUIRED)
     frame = _normalise_units(frame, path)
-    known = set(LITERATURE_COLUMNS) | set(CELLS_REQUIRED + CELLS_OPTIONAL) | {"_row"}
-    frame = frame.with_columns(extra_json=_extra_json(frame, known))
+    known = set(LITERATURE_COLUMNS) | set(recipe.NAMES) | {"_row"}
+    frame = frame.with_columns(extra_json=extra_json(frame, known))
     rows = pl.concat([frame, _twins(frame)], how="diagonal_relaxed") if "loading_mg_cm2" in frame.columns else frame
     literature = rows.select([c for c in LITERATURE_COLUMNS if c in rows.columns] + ["extra_json"])
     tables = {"literature": literature.with_columns(
         pl.col("at_cycle").cast(pl.Int64) if "at_cycle" in literature.columns else pl.lit(None)).to_arrow()}
     if "process" in frame.columns:
-        _check_choice(frame, path, "process", PROCESSES)
-        recipe_columns = [c for c in frame.columns if c in CELLS_REQUIRED[1:] + CELLS_OPTIONAL
-                          and c not in ("source", "reference")]
-        cells = frame.group_by("cell_id", maintain_order=True).agg(
-            [pl.col(c).drop_nulls().first() for c in recipe_columns]
-            + [pl.col("doi").first().alias("source"),
-               pl.col("figure").unique(maintain_order=True).str.join("; ").alias("reference")])
-        tables["cells"] = cells.to_arrow()
+        tables["cells"] = _cells(frame, path).to_arrow()
     return Reading(tables, {"rows": literature.height})
+
+
+def _cells(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """One cells row per cell_id, with the DOI as source: a row cells.csv would accept, or an error naming the
+    cell's first row (a recipe value given twice differently, or a required one given nowhere)."""
+    columns = [c for c in frame.columns if c in recipe.NAMES and c not in ("cell_id", "source", "reference")]
+    per_cell = frame.group_by("cell_id", maintain_order=True)
+    conflict = per_cell.agg(pl.col("_row").first(), *[pl.col(c).drop_nulls().n_unique() for c in columns])
+    for c in columns:
+        bad = conflict.filter(pl.col(c) > 1)
+        if bad.height:
+            raise InputError("the cell's rows give this recipe value differently.", file=str(path),
+                             row=bad["_row"][0], column=c, expected="one value per cell",
+                             found=frame.filter(pl.col("cell_id") == bad["cell_id"][0])[c].unique().to_list())
+    cells = per_cell.agg([pl.col("_row").first()] + [pl.col(c).drop_nulls().first() for c in columns]
+                         + [pl.col("doi").first().alias("source"),
+                            pl.col("figure").unique(maintain_order=True).str.join("; ").alias("reference")])
+    return recipe.validate(cells, str(path), rows=cells["_row"]).drop("_row")
 
 
 def _normalise_units(frame: pl.DataFrame, path: Path) -> pl.DataFrame:

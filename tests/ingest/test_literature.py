@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -50,6 +51,11 @@ def test_an_excel_workbook_reads_like_the_csv(tmp_path):
     ("value", 150, "row 2, column 'value'.*fraction within 0-1.*1.5"),
     ("process", "sintered", "row 2, column 'process'.*sintered"),
     ("doi", "", "row 2, column 'doi'.*blank"),
+    # the recipe columns obey the cells.csv rules: no cell a cells.csv would reject comes in through a paper
+    ("loading_mg_cm2", -3, r"row 2, column 'loading_mg_cm2'.*> 0.*-3"),
+    ("eca_wt_frac", 5, r"row 2, column 'eca_wt_frac'.*0-1.*5"),
+    ("temperature_c", 333.15, r"row 2, column 'temperature_c'.*<= 200.*333.15"),
+    ("c_rate", "fast", r"row 2, column 'c_rate'.*a number.*fast"),
 ])
 def test_bad_literature_rows_are_rejected(lake, tmp_path, column, value, expected):
     rows = [list(r) for r in ROWS]
@@ -57,9 +63,29 @@ def test_bad_literature_rows_are_rejected(lake, tmp_path, column, value, expecte
     before = lake_state(lake)
     (outcome,) = ingest(lake, [write_csv(tmp_path / "lit.csv", HEADER, rows)], progress=False)
     assert outcome.status == "rejected"
-    import re
     assert re.search(expected, outcome.reason), outcome.reason
     assert lake_state(lake) == before
+
+
+def test_a_cell_must_have_one_recipe_and_every_required_value(lake, tmp_path):
+    before = lake_state(lake)
+    rows = [list(r) for r in ROWS]
+    rows[1][HEADER.index("loading_mg_cm2")] = 25.0                    # row 3 says otherwise than row 2
+    (outcome,) = ingest(lake, [write_csv(tmp_path / "lit.csv", HEADER, rows)], progress=False)
+    assert outcome.status == "rejected"
+    assert re.search(r"row 2, column 'loading_mg_cm2'.*differently.*20.0.*25.0", outcome.reason), outcome.reason
+    rows = [[v for h, v in zip(HEADER, r) if h != "c_rate"] for r in ROWS]  # a recipe without its C-rate
+    header = [h for h in HEADER if h != "c_rate"]
+    (outcome,) = ingest(lake, [write_csv(tmp_path / "lit2.csv", header, rows)], progress=False)
+    assert outcome.status == "rejected" and "column 'c_rate'" in outcome.reason and "missing" in outcome.reason
+    assert lake_state(lake) == before
+
+
+def test_a_cell_without_densification_is_still_a_cell(lake, tmp_path):
+    """densification_frac is optional (the seed paper does not report it): the cell comes in with it blank."""
+    ingest(lake, [write_csv(tmp_path / "lit.csv", HEADER, ROWS)], progress=False)
+    cell = store.query(lake, "SELECT loading_mg_cm2, densification_frac, c_rate FROM cells").to_pylist()
+    assert cell == [{"loading_mg_cm2": 20.0, "densification_frac": None, "c_rate": 0.1}]
 
 
 def test_a_broken_workbook_is_rejected(lake, tmp_path):

@@ -74,6 +74,7 @@ BAD_CELLS = [
     ("porosity_frac", 25, r"row 3, column 'porosity_frac'.*0-1.*25"),
     ("cell_id", "A1", r"row 3, column 'cell_id'.*duplicate.*A1"),
     ("temperature_c", "", r"row 3, column 'temperature_c'.*blank"),
+    ("temperature_c", 333.15, r"row 3, column 'temperature_c'.*-60 and <= 200.*333.15"),   # kelvin, not degC
 ]
 
 
@@ -88,6 +89,17 @@ def test_bad_cells_are_rejected_and_change_nothing(lake, good, tmp_path, column,
     assert lake_state(lake) == before
     rejected = store.query(lake, "SELECT reason, lake_version FROM sources WHERE status = 'rejected'").to_pylist()
     assert rejected == [{"reason": outcome.reason, "lake_version": before["version"]}]
+
+
+def test_lower_cut_off_must_lie_below_the_upper_one(lake, tmp_path):
+    before = lake_state(lake)
+    rows = [r + [2.8] for r in GOOD_CELLS]
+    rows[1][-1] = 4.3
+    (outcome,) = ingest(lake, [write_csv(tmp_path / "cells.csv", CELLS_HEADER + ["voltage_min_v"], rows)],
+                        progress=False)
+    assert outcome.status == "rejected"
+    assert re.search(r"row 3, column 'voltage_min_v'.*below voltage_max_v.*4.3", outcome.reason), outcome.reason
+    assert lake_state(lake) == before
 
 
 def test_missing_required_column_is_named(lake, tmp_path):

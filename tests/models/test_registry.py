@@ -7,13 +7,14 @@ import json
 import polars as pl
 
 from lake import store
+from lake.recipe import REQUIRED
 from virtual_lab.lab import write_templates
 from tests.conftest import CELLS_HEADER, CYCLES_HEADER, GOOD_CELLS, good_cycles, lake_state, write_csv
 
 RECIPES = ["cell_id,process,loading_mg_cm2,densification_frac,eca_wt_frac,temperature_c,voltage_max_v,c_rate",
            "R1,in_situ_polymerized,12.7,0.7,0.05,60,4.2,0.1",
            "R2,cold_calendered,20,0.3,0.05,60,4.2,0.1",
-           "R3,spray_coated,12.7,0.7,0.05,60,4.2,0.1",
+           "R3,hot_calendered,12.7,0.7,0.05,150,4.2,0.1",
            "R4,in_situ_polymerized,60,0.7,0.05,60,4.2,0.1"]
 
 
@@ -44,7 +45,7 @@ def test_train_then_predict_on_the_demo_lake(cli, demo, tmp_path):
     assert {"cycles_to_80_pred", "cycles_to_80_lo", "cycles_to_80_hi", "extrapolation"} <= set(preds.columns)
     assert (preds["cycles_to_80_lo"] <= preds["cycles_to_80_pred"]).all()
     assert (preds["cycles_to_80_pred"] <= preds["cycles_to_80_hi"]).all()
-    assert preds["extrapolation"].to_list() == [False, False, True, True]   # unseen process, loading 60
+    assert preds["extrapolation"].to_list() == [False, False, True, True]   # 150 degC, loading 60
     code, out, _ = cli("--lake", demo, "predict", recipes, "--target", "initial_areal_capacity", "--level", "0.5")
     assert code == 0 and "initial_areal_capacity_pred" in out and "2 rows outside" in out
 
@@ -74,8 +75,9 @@ def test_too_few_cells_names_the_count_and_writes_nothing(cli, lake, tmp_path):
     cli("--lake", lake, "ingest", cells, cycles)
     before = lake_state(lake)
     code, out, err = cli("--lake", lake, "train")
-    assert code == 1 and "too few cells" in err and "0 of 2 cells" in err and "at least 8" in err
-    assert "2 lack a recipe value: densification_frac" in err
+    # both cells lack densification_frac (optional): they count, the model imputes it
+    assert code == 1 and "too few cells" in err and "2 of 2 cells" in err and "at least 8" in err
+    assert "lack a recipe value" not in err
     assert lake_state(lake) == before and not (lake / "artifacts").exists()
     code, _, err = cli("--lake", lake, "train", "--target", "cycle_life")
     assert code == 1 and "unknown target" in err and "retention_N" in err
@@ -106,10 +108,27 @@ def test_predict_bad_inputs(cli, demo, tmp_path):
     cli("--lake", demo, "train", "--target", "cycles_to_80", "--early", "0", "--estimator", "gp")
     recipes.write_text("\n".join(line.rsplit(",", 1)[0] for line in RECIPES[:2]) + "\n")   # no c_rate
     code, _, err = cli("--lake", demo, "predict", recipes)
-    assert code == 1 and "column 'c_rate'" in err and "missing recipe column" in err
+    assert code == 1 and "column 'c_rate'" in err and "missing required column" in err
     recipes.write_text(RECIPES[0] + "\nR1,in_situ_polymerized,thick,0.7,0.05,60,4.2,0.1\n")
     code, _, err = cli("--lake", demo, "predict", recipes)
     assert code == 1 and "row 2" in err and "loading_mg_cm2" in err and "'thick'" in err
+    recipes.write_text(RECIPES[0] + "\nR1,in_situ_polymerized,12.7,0.7,0.05,60,4.2,0.1\nR2,spray_coated,12.7,0.7,"
+                       "0.05,60,4.2,0.1\n")                          # the cells.csv rules: a known process
+    code, _, err = cli("--lake", demo, "predict", recipes)
+    assert code == 1 and "row 3, column 'process'" in err and "'spray_coated'" in err
+
+
+def test_predict_needs_only_the_required_cells_csv_columns(cli, demo, tmp_path):
+    """densification_frac is optional in cells.csv, so a recipes file with exactly the required columns predicts;
+    the imputed densification is flagged."""
+    cli("--lake", demo, "train", "--target", "cycles_to_80", "--early", "0", "--estimator", "gp")
+    recipes = write_csv(tmp_path / "r.csv", list(REQUIRED), [["R1", "in_situ_polymerized", 12.7, 0.05, 60, 4.2, 0.1],
+                                                             ["R2", "cold_calendered", 20, 0.05, 60, 4.2, 0.1]])
+    code, _, err = cli("--lake", demo, "predict", recipes, "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    preds = pl.read_csv(tmp_path / "p.csv")
+    assert preds["recipe_imputed"].to_list() == [True, True] and (preds["cycles_to_80_pred"] > 0).all()
+    assert (preds["cycles_to_80_lo"] <= preds["cycles_to_80_hi"]).all()
 
 
 def test_a_failed_training_commit_leaves_the_lake_unchanged(cli, demo):

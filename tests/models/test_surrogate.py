@@ -140,6 +140,27 @@ def test_missing_microstructure_is_imputed_and_flagged_never_zero():
     assert featurizer.extrapolation(unseen).all() and not featurizer.extrapolation(train).any()
 
 
+def test_a_blank_densification_is_imputed_from_its_process_and_the_cell_still_counts():
+    """Issue 14: a cell whose densification was not reported (the seed paper's) is learnt from and predicted, at
+    the mean densification of its process's cells; a frame without the column at all reads the same."""
+    train, _ = _cells(24, 5, 50)
+    featurizer = Featurizer().fit(train)
+    blank = train.with_columns(pl.lit(None, pl.Float64).alias("densification_frac"))
+    filled, imputed = featurizer.complete(blank)
+    assert imputed.all() and not featurizer.complete(train)[1].any()
+    means = train.group_by("process").agg(pl.col("densification_frac").mean())
+    for process, mean in means.iter_rows():
+        assert filled.filter(pl.col("process") == process)["densification_frac"].to_numpy() == pytest.approx(mean)
+    assert featurizer.complete(train.drop("densification_frac"))[0]["densification_frac"].to_list() == \
+        filled["densification_frac"].to_list()
+    half = train.with_columns(pl.when(pl.int_range(pl.len()) % 2 == 0).then(None)
+                              .otherwise(pl.col("densification_frac")).alias("densification_frac"))
+    model = Surrogate(kind="gp", n_folds=0).fit(half, target("cycles_to_80"))
+    assert model.n_cells_ == 24
+    x = model.features(half)
+    assert np.isfinite(x).all() and np.isfinite(model.predict(train.drop("densification_frac"))["mean"]).all()
+
+
 def test_mechanism_features_are_log_scale_and_finite_at_the_edges():
     """No ECA and full contact (a = 1) give finite log features; ECA's log axis stretches its first wt %."""
     frame, _ = _cells(12, 6, 20)

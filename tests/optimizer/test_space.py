@@ -16,6 +16,21 @@ def test_defaults_are_the_recipe_vocabulary_bounds():
     assert len(s.processes) == 3 and s.free == spaces.NUMERIC
 
 
+def test_latin_hypercube_fills_each_stratum_once():
+    s = spaces.Space().fix("temperature_c", 60)
+    recipes = s.latin_hypercube(12, np.random.default_rng(3))
+    u, procs = s.to_unit(recipes)
+    assert u.shape == (12, 5)
+    for column in u.T:                               # one point in each twelfth of every free range
+        assert sorted(np.floor(column * 12).astype(int)) == list(range(12))
+    assert np.bincount(procs).tolist() == [4, 4, 4] and all(r["temperature_c"] == 60 for r in recipes)
+    assert recipes == s.latin_hypercube(12, np.random.default_rng(3))
+    every = spaces.Space()
+    for name in spaces.NUMERIC:
+        every = every.fix(name, every.bounds[name][0])
+    assert len(every.latin_hypercube(3, np.random.default_rng(0))) == 3   # nothing free: fixed recipes only
+
+
 def test_flags_and_campaign_file_narrow_fix_and_constrain(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text('objective = "cycle_life"\nprocesses = ["in_situ_polymerized", "hot_calendered"]\n'

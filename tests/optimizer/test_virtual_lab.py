@@ -86,6 +86,16 @@ def test_bad_recipe_raises(kwargs, field):
     assert err.value.column == field
 
 
+def test_the_simulators_recipe_is_the_vocabularys():
+    from dataclasses import fields
+
+    from lake.recipe import RECIPE
+    assert tuple(f.name for f in fields(vl.Recipe)) == RECIPE
+    with pytest.raises(InputError) as err:                       # the vocabulary's physical range, then BOUNDS
+        vl.Recipe("hot_calendered", 12.7, 0.5, 0.05, temperature_c=333.15)
+    assert err.value.column == "temperature_c" and "<= 200" in str(err.value)
+
+
 def test_all_random_recipes_are_valid_and_cover_processes():
     rs = vl.random_recipes(300, 1)
     assert {r.process for r in rs} == set(vl.PROCESSES)
