@@ -41,8 +41,8 @@ def cmd_train(args) -> int:
                           kinds=tuple(args.estimator or ("gp", "gbt")), physics=not args.no_physics,
                           force=args.force)
     if rows and rows[0].get("unchanged"):
-        print(f"the lake is unchanged since lake version {rows[0]['trained_on_version']}, when these models were "
-              "trained with the same options; kept them (--force trains anew):")
+        print("the lake's cells and cycles are those these models were trained on, with the same options "
+              f"(lake version {rows[0]['trained_on_version']}): kept them, nothing written (--force trains anew)")
     for row in rows:
         m = json.loads(row["metrics_json"])
         unc = m.get("rmse_uncensored")

@@ -70,15 +70,13 @@ def cmd_propose(args) -> int:
 
 
 def _print_proposals(rows: list[dict]) -> None:
+    from lake.recipe import RECIPE
     table = []
     for r in rows:
         preds = json.loads(r["predictions_json"]) if r.get("predictions_json") else {}
         pred = "; ".join(f"{k} {v['mean']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]" for k, v in preds.items())
         table.append({"proposal_id": r["proposal_id"], "status": r.get("status", "proposed"), "kind": r["kind"],
-                      "process": r["process"], "loading_mg_cm2": r["loading_mg_cm2"],
-                      "densification_frac": r["densification_frac"], "eca_wt_frac": r["eca_wt_frac"],
-                      "temperature_c": r["temperature_c"], "voltage_max_v": r["voltage_max_v"],
-                      "c_rate": r["c_rate"], "predicted (90 % interval)": pred or "-",
+                      **{c: r[c] for c in RECIPE}, "predicted (90 % interval)": pred or "-",
                       "result_cell_id": r.get("result_cell_id")})
     if table:
         import pyarrow as pa
@@ -114,10 +112,23 @@ def cmd_best(args) -> int:
     from optimizer import proposals
     rows, objectives = proposals.best(args.lake, args.objective, args.top)
     obj = objectives[0]
+    # a bound: cycle life of a cell still above 80 % when its test ended (at least), or capacity at cycle N of a
+    # test that ended before N (at most)
+    sign = "≥ " if obj.name == "cycle_life" else "≤ "
     for rank, row in enumerate(rows, start=1):
         p = row["prediction"][obj.name]
-        recipe = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["recipe"].items())
-        measured = ", ".join(f"{m:.4g}" for m in row["measured"])
+        recipe = ", ".join(f"{k}={_number(v)}" + (f" (blank; imputed {row['imputed'][k]:.3g})"
+                                                   if k in row.get("imputed", {}) else "")
+                           for k, v in row["recipe"].items())
+        measured = ", ".join((sign if b else "") + f"{m:.4g}"
+                             for m, b in zip(row["measured"], row.get("bound", [False] * len(row["measured"]))))
         print(f"{rank}. {recipe}\n   {obj.name}: posterior mean {p['mean']:.4g} {obj.unit}, 90 % interval "
               f"[{p['lo']:.4g}, {p['hi']:.4g}]; {row['replicates']} replicate(s) "
               f"({', '.join(c for c in row['cells'] if c)}), measured {measured}")
+        if row.get("bound") and all(row["bound"]):
+            print(f"   note: every cell of this recipe is censored ({sign.strip()} the value its test reached); "
+                  "the posterior mean extrapolates past the end of its test")
+
+
+def _number(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from analytics.runner import derive_all
 from ingest.pipeline import ingest
+from ingest.readers.templates import template_header
 from lake import store
 from lake.errors import InputError
 from virtual_lab import instruments as virtual_instruments, lab as virtual_lab
@@ -37,21 +38,23 @@ SEED_ROWS = (
      "mAh/cm2", 1, "> 160 mAh/g (4.85 mAh/cm2) at 0.2 C"),
 )
 TIMESERIES_CELLS = 4
+SEED_PROTOCOL = {"temperature_c": 60, "voltage_max_v": 4.2, "voltage_min_v": 2.8, "c_rate": 0.1,
+                 "electrolyte": "PEO-LiTFSI-LLZTO"}
 MEASURED_CELLS = 3        # in-situ EIS and a tomography volume: the worst-, middle- and best-contacted cells
 DERIVED = ("cycling", "dqdv", "eis", "microstructure")
 
 
 def write_seed_literature(path: Path) -> Path:
     """The seed's four cells (60 degC, 2.8-4.2 V, 0.1 C, PEO-LiTFSI-LLZTO) as a literature table."""
-    header = ("cell_id", "doi", "figure", "quantity", "value", "unit", "at_cycle", "note", "process",
-              "loading_mg_cm2", "eca_wt_frac", "temperature_c", "voltage_max_v", "voltage_min_v", "c_rate",
-              "electrolyte")
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle, lineterminator="\n")
-        out.writerow(header)
+        out = csv.DictWriter(handle, fieldnames=template_header("literature").split(",") + ["voltage_min_v",
+                                                                                             "electrolyte"],
+                             lineterminator="\n", restval="")
+        out.writeheader()
         for cell, process, loading, eca, figure, quantity, value, unit, cycle, note in SEED_ROWS:
-            out.writerow((cell, SEED_DOI, figure, quantity, value, unit, cycle, note, process, loading, eca,
-                          60, 4.2, 2.8, 0.1, "PEO-LiTFSI-LLZTO"))
+            out.writerow({"cell_id": cell, "doi": SEED_DOI, "figure": figure, "quantity": quantity, "value": value,
+                          "unit": unit, "at_cycle": cycle, "note": note, "process": process,
+                          "loading_mg_cm2": loading, "eca_wt_frac": eca, **SEED_PROTOCOL})
     return path
 
 

@@ -22,16 +22,19 @@ class InputError(CathodeLakeError, ValueError):
         self.file, self.row, self.column, self.expected, self.found = file, row, column, expected, found
 
 
-class UsageError(CathodeLakeError, ValueError):
-    """A command was given arguments it cannot use; the CLI prints one line and exits 2."""
+
+
+class UsageError(InputError):
+    """A command or function was given arguments it cannot use (not a file's content); the CLI exits 2.
+
+    The message names the argument (`parameter 'c_rate'`, `--level`), what was expected and what was found."""
 
     def __init__(self, message: str, *, argument: str | None = None, expected: str | None = None,
                  found: object = None):
-        text = f"{argument}: {message}" if argument else message
-        if expected is not None:
-            text += f" Expected {expected}; found {found!r}."
-        super().__init__(text)
-        self.argument, self.expected, self.found = argument, expected, found
+        ValueError.__init__(self, (f"{argument}: {message}" if argument else message)
+                            + (f" Expected {expected}; found {found!r}." if expected is not None else ""))
+        self.file, self.row, self.column, self.expected, self.found = None, None, None, expected, found
+        self.argument = argument
 
 
 class UnknownFormatError(InputError):

@@ -21,6 +21,9 @@ PROCESSES = ("cold_calendered", "hot_calendered", "in_situ_polymerized")
 # The ranges a lab can make: the optimizer's default search space and the virtual lab's domain.
 BOUNDS = {"loading_mg_cm2": (5, 30), "densification_frac": (0, 1), "eca_wt_frac": (0, 0.15),
           "temperature_c": (40, 80), "voltage_max_v": (4.0, 4.5), "c_rate": (0.05, 0.5)}
+# The finest step a lab weighs, sets or programs each number with: proposals are written at this precision.
+STEP = {"loading_mg_cm2": 0.1, "densification_frac": 0.01, "eca_wt_frac": 0.001, "temperature_c": 1.0,
+        "voltage_max_v": 0.01, "c_rate": 0.01}
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,10 @@ def validate(frame: pl.DataFrame, file: str | None = None, first_row: int = 2, *
 
     def fail(message, mask, name, expected, values=None):
         i = mask.arg_true()[0]
-        raise InputError(message, file=file, row=int(row_no[i]), column=name, expected=expected,
-                         found="" if values is None else values[i])
+        found = "" if values is None else values[i]
+        if isinstance(found, float) and found.is_integer():
+            found = int(found)                          # as the lab wrote it: -3, not -3.0
+        raise InputError(message, file=file, row=int(row_no[i]), column=name, expected=expected, found=found)
 
     missing = [c for c in required if c not in frame.columns]
     if missing:

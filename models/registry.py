@@ -8,6 +8,8 @@ so an unregistered file is never loaded. Pickles execute code when loaded: load 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import json
 import os
 import pickle
@@ -22,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from lake import recipe, store
-from lake.errors import InputError, LakeError
+from lake.errors import InputError, LakeError, UsageError
 from lake.recipe import MICROSTRUCTURE, RECIPE, RECIPE_REQUIRED
 from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
 from models.features import MIN_CELLS, Target, cell_frame, from_model_scale, target, target_values
@@ -65,7 +67,7 @@ def fit_target(frame: pl.DataFrame, name: str, *, kinds=KINDS, physics: bool = T
             blank = [c for c in RECIPE_REQUIRED if frame[c].null_count()]
             why = f" ({lacking} lack a recipe value: {', '.join(blank)})"
         raise InputError(f"too few cells to train '{name}': {n} of {total} cells have it{why}; at least "
-                         f"{MIN_CELLS} are needed.", column="target", expected=f">= {MIN_CELLS} cells", found=n)
+                         f"{MIN_CELLS} are needed.", expected=f">= {MIN_CELLS} cells", found=n)
     frame = complete
     groups = frame["batch"].to_numpy() if "batch" in frame.columns else None
     model, by_kind = select(frame, tgt, groups, kinds=kinds, physics=physics)
@@ -95,7 +97,7 @@ def fit_early(frame: pl.DataFrame, cycles: pl.DataFrame, n_cycles: int = DEFAULT
     frame = frame.filter(eligible(frame, n_cycles))
     if frame.height < MIN_CELLS:
         raise InputError(f"too few cells for the early-life model: {frame.height} cells reached cycle "
-                         f"{n_cycles} above 80 % retention; at least {MIN_CELLS} are needed.", column="cycles",
+                         f"{n_cycles} above 80 % retention; at least {MIN_CELLS} are needed.",
                          expected=f">= {MIN_CELLS} cells", found=frame.height)
     groups = frame["batch"].to_numpy() if "batch" in frame.columns else None
     # recipe (no mechanism features) + the early-cycle features: with the dozen-odd eligible cells of a small lake
@@ -152,26 +154,28 @@ def train(root: Path, targets=DEFAULT_TARGETS, *, early_cycles: int | None = DEF
           physics: bool = True, force: bool = False) -> list[dict]:
     """Train one model per target (and the early-life model) on the lake and register them in one commit.
 
-    Training is deterministic, so a lake unchanged since models were trained with the same options gets no new
-    ones: those rows come back with ``unchanged`` set (``force`` trains anew)."""
+    Training is deterministic, so when the cells and cycles it reads are those of models already trained with the
+    same options, those rows come back with ``unchanged`` set and nothing is written (``force`` trains anew)."""
     targets = list(dict.fromkeys(targets))
     tgts = [target(t) for t in targets]
     version = store.lake_version(root)
-    options = {"kinds": sorted(kinds), "physics": bool(physics), "early_cycles": early_cycles or 0}
-    wanted = [(t, "") for t in targets] + ([("cycles_to_80", "early_life")]
-                                           if early_cycles and "cycles_to_80" in targets else [])
-    kept = [] if force else unchanged_models(root, version, options, wanted)
-    if kept:
-        return [{**row, "unchanged": True} for row in kept]
     frame = cell_frame(root, tuple(t.retention_cycle for t in tgts if t.retention_cycle))
     if frame.height == 0:
         raise InputError("the lake has no cells to train on. Ingest a cells.csv and its cycles.csv first.",
                          expected=f">= {MIN_CELLS} cells", found=0)
+    early = bool(early_cycles) and "cycles_to_80" in targets
+    cycles = cycles_frame(root) if early else None
+    options = {"kinds": sorted(kinds), "physics": bool(physics), "early_cycles": early_cycles or 0,
+               "data_sha256": data_digest(frame, cycles)}
+    wanted = [(t, "") for t in targets] + ([("cycles_to_80", "early_life")] if early else [])
+    kept = [] if force else unchanged_models(root, options, wanted)
+    if kept:
+        return [{**row, "unchanged": True} for row in kept]
     trained = [fit_target(frame, t, kinds=kinds, physics=physics, version=version) for t in targets]
     notes = []
-    if early_cycles and "cycles_to_80" in targets:
+    if early:
         try:
-            trained.append(fit_early(frame, cycles_frame(root), early_cycles, version=version))
+            trained.append(fit_early(frame, cycles, early_cycles, version=version))
         except InputError as exc:
             notes.append(f"early-life model skipped: {exc}")
     for t in trained:
@@ -182,11 +186,25 @@ def train(root: Path, targets=DEFAULT_TARGETS, *, early_cycles: int | None = DEF
     return rows
 
 
-def unchanged_models(root: Path, version: int, options: dict, wanted: list[tuple[str, str]]) -> list[dict]:
-    """The newest model per (target, early-life or not) trained on lake ``version`` with ``options``; [] unless
+def data_digest(*frames: pl.DataFrame | None) -> str:
+    """sha256 of the training data as Arrow IPC (rows in a fixed order): equal data, equal digest."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        if frame is not None:
+            digest.update(_ipc(frame.sort(frame.columns, nulls_last=True)))
+    return digest.hexdigest()
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    sink = io.BytesIO()
+    frame.write_ipc(sink, compression="uncompressed")
+    return sink.getvalue()
+
+
+def unchanged_models(root: Path, options: dict, wanted: list[tuple[str, str]]) -> list[dict]:
+    """The newest model per (target, early-life or not) trained with ``options`` (data digest included); [] unless
     every wanted one exists."""
-    rows = store.query(root, "SELECT * FROM models WHERE trained_on_version = ? ORDER BY created_at DESC",
-                       [version]).to_pylist()
+    rows = store.query(root, "SELECT * FROM models ORDER BY created_at DESC").to_pylist()
     found = {}
     for row in rows:
         if json.loads(row["metrics_json"]).get("training_options") != options:
@@ -256,7 +274,7 @@ def predict_frame(model: Surrogate, frame: pl.DataFrame, level: float = 0.9) -> 
     """``frame`` plus `<target>_pred`, `_lo`, `_hi` (the target's unit), `extrapolation`, `microstructure_imputed`,
     `recipe_imputed` (a blank optional recipe value, e.g. densification, was imputed)."""
     if not 0 < level < 1:
-        raise InputError("the interval level must be between 0 and 1.", column="level", expected="e.g. 0.9",
+        raise UsageError("the interval level must be between 0 and 1.", argument="--level", expected="e.g. 0.9",
                          found=level)
     name, tgt = model.target_.name, model.target_
     numeric = frame.with_columns([pl.col(c).cast(pl.Float64, strict=False) for c in RECIPE[1:]
@@ -289,7 +307,7 @@ def predict(root: Path, path: Path, target_name: str = "cycles_to_80", level: fl
         row = latest(root, target_name)
         if row is None:
             raise InputError(f"no model for '{target_name}' in the lake. Train one first: "
-                             f"`cathode train --target {target_name}`.", column="target", found=target_name)
+                             f"`cathode train --target {target_name}`.", found=target_name)
     return predict_frame(load(root, row), frame, level), row
 
 
@@ -302,14 +320,13 @@ def predict_under_test(root: Path, level: float = 0.9, model_id: str | None = No
     row = _model_row(root, model_id) if model_id else latest(root, "cycles_to_80", "early_life")
     if row is None or row["estimator"] != "early_life":
         raise InputError("no early-life model in the lake. Train one: `cathode train` (it needs cells tested past "
-                         f"cycle {DEFAULT_N} above 80 % retention).", column="model", found=model_id or "none")
+                         f"cycle {DEFAULT_N} above 80 % retention).", found=model_id or "none")
     model = load(root, row)
     n = model.early_cycles_
     frame = _complete_recipes(cell_frame(root)).join(early_features(cycles_frame(root), n), on="cell_id")
     frame = frame.filter(pl.col("censored_80") & (pl.col("cycles_tested") >= n))
     if frame.height == 0:
-        raise InputError(f"no cell is under test past cycle {n} and still above 80 % retention.",
-                         column="cycles", expected=f"cells with >= {n} cycles, retention >= 0.8", found=0)
+        raise InputError(f"no cell is under test past cycle {n} and still above 80 % retention.", expected=f"cells with >= {n} cycles, retention >= 0.8", found=0)
     out = predict_frame(model, frame, level)
     tested = pl.col("cycles_tested").cast(pl.Float64)
     uncensored = model.oof_["y"][~model.oof_["censored"]]
@@ -325,7 +342,7 @@ def predict_under_test(root: Path, level: float = 0.9, model_id: str | None = No
 def _model_row(root: Path, model_id: str) -> dict:
     rows = store.query(root, "SELECT * FROM models WHERE model_id = ?", [model_id]).to_pylist()
     if not rows:
-        raise InputError("no such model.", column="model_id", expected="a model_id from the models table",
+        raise InputError("no such model.", expected="a model_id from the models table",
                          found=model_id)
     return rows[0]
 

@@ -254,13 +254,14 @@ def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]
     obj = objectives[0]
     eps = {t: np.random.default_rng(1).standard_normal(N_SAMPLES) for t in surrogates}
     belief = _mean_score(Posterior(surrogates), [obj], [recipes[i] for i in first], eps, None, None)
-    measured, _ = obj.observed(observed)
+    measured, bound = obj.observed(observed)
     ids = observed["cell_id"].to_list() if "cell_id" in observed.columns else [None] * observed.height
     rows = []
     for k, i, p, b in zip(unique, first, preds, belief):
         members = [j for j, kk in enumerate(keys) if kk == k]
         rows.append({"recipe": recipes[i], "prediction": p, "replicates": len(members), "belief": float(b),
                      "imputed": {c: float(filled[c][i]) for c in RECIPE_OPTIONAL if recipes[i][c] is None},
-                     "cells": [ids[j] for j in members], "measured": [float(measured[j]) for j in members]})
+                     "cells": [ids[j] for j in members], "measured": [float(measured[j]) for j in members],
+                     "bound": [bool(bound[j]) for j in members]})
     rows.sort(key=lambda r: -r["belief"])
     return rows

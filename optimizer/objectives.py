@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from lake.errors import InputError
+from lake.errors import InputError, UsageError
 
 NAMES = ("cycle_life", "areal_capacity", "delivered_capacity:N", "pareto")
 PARETO = ("cycle_life", "areal_capacity")
@@ -77,10 +77,10 @@ def parse(text: str | None) -> list[Objective]:
                 and int(name.split(":", 1)[1]) >= 1:
             out.append(Objective(name, ("initial_areal_capacity", f"retention_{name.split(':', 1)[1]}"), "mAh/cm2"))
         else:
-            raise InputError("unknown objective.", column="objective",
+            raise UsageError("unknown objective.", argument="objective",
                              expected="one of " + ", ".join(NAMES) + " (N a cycle number, e.g. 300)", found=name)
     if len({o.name for o in out}) != len(out):
-        raise InputError("an objective is named twice.", column="objective", found=text)
+        raise UsageError("an objective is named twice.", argument="objective", expected="each once", found=text)
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 from lake import recipe, store
-from lake.errors import InputError
+from lake.errors import InputError, UsageError
 from lake.recipe import RECIPE
 from models import registry
 from models.features import cell_frame
@@ -55,7 +55,7 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
             out: Path | None = None) -> Batch:
     """Propose ``n`` recipes and record them (see the module doc). ``out``: a cells.csv-shaped file to fill in."""
     if not isinstance(n, int) or n < 1:
-        raise InputError("the batch size must be a positive integer.", column="n", expected=">= 1", found=n)
+        raise UsageError("the batch size must be a positive integer.", argument="--n", expected=">= 1", found=n)
     objectives, space = parse(objective), space or Space()
     root = Path(root).resolve()
     store.init(root)                              # idempotent: creates tables a lake made by an older version lacks
@@ -73,6 +73,7 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
         surrogates = fit_surrogates(usable, targets_of(objectives), previous=_previous(root, objectives))
     chosen, surrogates = suggest(usable, space, objectives, n, rng=rng, pending=pending, replicates=replicates,
                                  surrogates=surrogates)
+    chosen = [replace(s, params=space.makeable(s.params)) if s.kind != "replicate" else s for s in chosen]
     st = studies.open_study(studies.storage(root, storage), study or studies.study_name(objectives), objectives)
     synced = studies.sync(st, objectives, frame, proposals)
     if any(synced.values()):
@@ -152,12 +153,12 @@ def set_status(root: Path, proposal_id: str, status: str, note: str | None = Non
     with store.writer(root, "proposals") as w:
         rows = w.sql("SELECT proposal_id, status FROM proposals WHERE proposal_id = ?", [proposal_id]).to_pylist()
         if not rows:
-            raise InputError("no such proposal.", column="proposal_id", expected="an id from `cathode proposals`",
+            raise InputError("no such proposal.", expected="an id from `cathode proposals`",
                              found=proposal_id)
         current = rows[0]["status"]
         if current not in TRANSITIONS[status]:
             raise InputError(f"proposal {proposal_id} is {current}; it cannot become {status}.",
-                             column="status", expected=f"a proposal that is {' or '.join(TRANSITIONS[status])}",
+                             expected=f"a proposal that is {' or '.join(TRANSITIONS[status])}",
                              found=current)
         w.insert("proposal_events", pa.Table.from_pylist([{
             "proposal_id": proposal_id, "status": status, "note": note,

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 from scipy.stats import qmc
 
-from lake.errors import InputError
-from lake.recipe import BOUNDS, PROCESSES, RECIPE
+from lake.errors import InputError, UsageError
+from lake.recipe import BOUNDS, PROCESSES, STEP, RECIPE
 
 NUMERIC = tuple(BOUNDS)                   # loading, densification, eca, temperature, voltage, c-rate
 PARAMETERS = RECIPE                       # process + NUMERIC
@@ -36,10 +36,10 @@ class Space:
         hi = old_hi if hi is None else float(hi)
         d_lo, d_hi = BOUNDS[name]
         if lo > hi:
-            raise InputError(f"bounds of {name}: low is above high.", column=name, expected="low <= high",
+            raise UsageError(f"bounds of {name}: low is above high.", argument=f"parameter '{name}'", expected="low <= high",
                              found=f"{lo} > {hi}")
         if lo < d_lo or hi > d_hi:
-            raise InputError(f"bounds of {name} leave the recipe space.", column=name,
+            raise UsageError(f"bounds of {name} leave the recipe space.", argument=f"parameter '{name}'",
                              expected=f"within [{d_lo}, {d_hi}]", found=f"[{lo}, {hi}]")
         out = replace(self, bounds={**self.bounds, name: (lo, hi)})
         if name in out.fixed:
@@ -50,7 +50,7 @@ class Space:
         _known(name)
         if name == "process":
             if value not in PROCESSES:
-                raise InputError("unknown process to fix.", column="process", expected=" or ".join(PROCESSES),
+                raise UsageError("unknown process to fix.", argument="parameter 'process'", expected=" or ".join(PROCESSES),
                                  found=value)
             return replace(self, processes=(value,), fixed={**self.fixed, name: value})
         value = _number(name, value)
@@ -60,16 +60,16 @@ class Space:
     def _check_fixed(self, name: str, value: float) -> None:
         lo, hi = self.bounds[name]
         if not lo <= value <= hi:
-            raise InputError(f"fixed value of {name} is outside its bounds.", column=name,
+            raise UsageError(f"fixed value of {name} is outside its bounds.", argument=f"parameter '{name}'",
                              expected=f"a number in [{lo}, {hi}]", found=value)
 
     def only_processes(self, names) -> "Space":
         names = tuple(dict.fromkeys(names))
         for n in names:
             if n not in PROCESSES:
-                raise InputError("unknown process.", column="process", expected=" or ".join(PROCESSES), found=n)
+                raise UsageError("unknown process.", argument="parameter 'process'", expected=" or ".join(PROCESSES), found=n)
         if not names:
-            raise InputError("no process left to search.", column="process", expected="at least one", found="")
+            raise UsageError("no process left to search.", argument="parameter 'process'", expected="at least one", found="")
         return replace(self, processes=names)
 
     # -------------------------------------------------------------- using
@@ -81,6 +81,15 @@ class Space:
         """Fixed values filled in; numbers as floats."""
         out = {**params, **self.fixed}
         return {"process": out["process"], **{n: float(out[n]) for n in NUMERIC}}
+
+    def makeable(self, params: dict) -> dict:
+        """``params`` at the precision a lab makes them with (`lake.recipe.STEP`), kept inside this space."""
+        out = dict(params)
+        for name, step in STEP.items():
+            if name in out and name not in self.fixed and out[name] is not None:
+                lo, hi = self.bounds[name]
+                out[name] = min(max(round(round(out[name] / step) * step, 10), lo), hi)
+        return out
 
     def contains(self, params: dict) -> bool:
         p = self.complete(params)
@@ -137,14 +146,14 @@ class Space:
 def _known(name: str, numeric: bool = False) -> None:
     names = NUMERIC if numeric else PARAMETERS
     if name not in names:
-        raise InputError("unknown parameter.", column=name, expected="one of " + ", ".join(names), found=name)
+        raise UsageError("unknown parameter.", argument=f"parameter '{name}'", expected="one of " + ", ".join(names), found=name)
 
 
 def _number(name: str, value) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise InputError("not a number.", column=name, expected="a number", found=value) from None
+        raise UsageError("not a number.", argument=f"parameter '{name}'", expected="a number", found=value) from None
 
 
 def _pairs(items, flag: str) -> list[tuple[str, str]]:

@@ -53,6 +53,11 @@ def test_train_then_predict_on_the_demo_lake(cli, demo, tmp_path):
 def test_registry_keeps_each_models_lake_version(cli, demo, tmp_path):
     cli("--lake", demo, "train", "--target", "cycles_to_80", "--early", "0", "--estimator", "gp")
     first = store.query(demo, "SELECT model_id, trained_on_version FROM models").to_pylist()[0]
+    # Same cells, same options: training again keeps the model and writes nothing; --force trains anew.
+    version = store.lake_version(demo)
+    code, out, _ = cli("--lake", demo, "train", "--target", "cycles_to_80", "--early", "0", "--estimator", "gp")
+    assert code == 0 and "kept them, nothing written" in out and first["model_id"] in out
+    assert store.lake_version(demo) == version
     cells, cycles = write_templates(tmp_path / "more", 10, seed=99)
     cells.write_text(cells.read_text().replace("VL-", "VX-"))
     cycles.write_text(cycles.read_text().replace("VL-", "VX-"))
@@ -67,6 +72,10 @@ def test_registry_keeps_each_models_lake_version(cli, demo, tmp_path):
     recipes.write_text("\n".join(RECIPES[:2]) + "\n")
     code, out, err = cli("--lake", demo, "predict", recipes, "--model", first["model_id"])
     assert code == 0 and first["model_id"] in out, err
+    version = store.lake_version(demo)
+    code, out, _ = cli("--lake", demo, "train", "--target", "cycles_to_80", "--early", "0", "--estimator", "gp",
+                       "--force")
+    assert code == 0 and "kept them" not in out and store.lake_version(demo) == version + 1
 
 
 def test_too_few_cells_names_the_count_and_writes_nothing(cli, lake, tmp_path):

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from lake import store
+from lake.recipe import STEP
 from optimizer import campaign, study as studies
 from optimizer.acquisition import TRUST_CENTRES, fit_surrogates, predict_objectives, recipe_frame, recommend, suggest
 from virtual_lab.labs import fill_proposals, objective_value, recipe_of, virtual_lab
@@ -46,6 +47,14 @@ def test_the_loop_closes_on_the_demo_lake(cli, demo, tmp_path):
                        [model_ids])["n"][0].as_py() == len(model_ids) == 2
     form = pl.read_csv(p_csv)
     assert form["proposal_id"].to_list() == [p["proposal_id"] for p in first]
+    # Written at the precision a lab makes a recipe with (lake.recipe.STEP), the same numbers the lake recorded.
+    text = p_csv.read_text()
+    for name, step in STEP.items():
+        decimals = max(0, -int(np.floor(np.log10(step) + 1e-9)))
+        assert all(round(v, decimals) == v for v in form[name].to_list()), (name, form[name].to_list())
+        assert form[name].to_list() == [p[name] for p in first]
+    assert "47.902316900233494" not in text and all(len(x) <= 6 for x in text.replace("\n", ",").split(",")
+                                                     if x.replace(".", "").isdigit())
 
     code, out, err = cli("--lake", demo, "virtual-lab", p_csv, "--out", tmp_path / "lab", "--seed", "5")
     assert code == 0 and "next: cathode" in out, err
