@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import polars as pl
 
-from virtual_lab.lab import CellResult, Recipe, simulate
+from virtual_lab.lab import CellResult, LabConstants, Recipe, simulate
 
 Lab = Callable[[Sequence[dict]], pl.DataFrame]
 
@@ -57,14 +57,15 @@ def recipe_of(params: dict) -> Recipe:
 
 
 def virtual_lab(n_cycles: int = 300, seed: int = 0, retention_cycles: Sequence[int] = (300,),
-                noise: bool = True) -> Lab:
-    """A lab that makes and tests each recipe in the virtual lab for ``n_cycles`` (a fresh seed per cell)."""
+                noise: bool = True, lab: LabConstants = LabConstants()) -> Lab:
+    """A lab that makes and tests each recipe in the virtual lab ``lab`` (default: the seed's; others from
+    `virtual_lab.variants.variant(k)`) for ``n_cycles`` (a fresh seed per cell)."""
     rng = np.random.default_rng(seed)
 
     def run(recipes: Sequence[dict]) -> pl.DataFrame:
         rows = []
         for params in recipes:
-            res = simulate(recipe_of(params), n_cycles, seed=int(rng.integers(2**63 - 1)), noise=noise)
+            res = simulate(recipe_of(params), n_cycles, seed=int(rng.integers(2**63 - 1)), noise=noise, lab=lab)
             rows.append(life_row(res, retention_cycles))
         return frame_of(rows)
     return run
