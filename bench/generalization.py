@@ -1,0 +1,275 @@
+"""`python bench/generalization.py --set tune`: the surrogate and the optimizer on labs they were not tuned on
+(issue 14). The labs are virtual-lab variants (`virtual_lab.variants`): the tuning set is variants 1-10, the report
+set 101-120. No tuning decision may look at the report set; run `--set report` only to report.
+
+(a) surrogate, whole recipe space: per variant, 60 training cells uniform over every knob (cut-off 4.0-4.5 V,
+    0.05-0.5 C), each tested until 600 cycles or until its retention falls below 60 % (so long-lived cells are
+    censored); 200 test cells cycled to the end of life. RMSE of log10 cycles-to-80 % and 90 % interval coverage,
+    overall, per process and on diagnostic slices, for the project's surrogate (`models.registry.fit_target`, the
+    path `cathode train` takes: grouped-CV choice of GP / trees, physics features, CV+ intervals) and, in the same
+    run, scikit-learn baselines on raw recipe + measured microstructure, censored cells taken at face value: a GP
+    (constant x ARD Matern-5/2 + white noise, Gaussian intervals), a random forest and gradient boosting (intervals:
+    the 90 % quantile of 5-fold out-of-fold absolute errors).
+(b) optimizer, `delivered_capacity:300` at 4.2 V / 0.1 C, noisy cells: the variant's four seed cells as warm start,
+    then `--rounds` batches of 4 by the project's loop (`optimizer.campaign.run`, the acquisition `cathode propose`
+    uses, in memory, no lake in between), random search, Optuna TPE (multivariate, constant liar) and Optuna's
+    GPSampler (needs torch: run with .venv-bench/bin/python, else it is skipped and said so). Regret (true optimum
+    of the noise-free variant minus the true value) of the best recipe tried and of the recommendation (the
+    project: best posterior mean; the others: best measured value) at 12 and 24 experiments, also as a fraction of
+    the variant's optimum.
+Figures are medians over variants (per-variant values in the JSON, bench/results/generalization[-quick].json).
+
+  python bench/generalization.py --set tune --part surrogate           # ~10 min on 1 core
+  .venv-bench/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
+  python bench/generalization.py --set tune --quick --variants 1,2     # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")            # shared machine: one thread per process
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != PROJECT / "bench"]   # bench/optimizer.py ≠ optimizer
+sys.path.insert(0, str(PROJECT))
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+from bench import harness  # noqa: E402
+from bench.baselines import BASELINES, fit_predict, optuna_campaign  # noqa: E402
+from lake.recipe import PROCESSES  # noqa: E402
+from models.registry import fit_target  # noqa: E402
+from optimizer import campaign  # noqa: E402
+from optimizer.objectives import parse  # noqa: E402
+from optimizer.space import BENCHMARK_SPACE  # noqa: E402
+from virtual_lab import variants  # noqa: E402
+from virtual_lab.lab import random_recipes, seed_recipes, simulate  # noqa: E402
+from virtual_lab.labs import frame_of, life_row, virtual_lab  # noqa: E402
+
+OBJECTIVE = "delivered_capacity:300"
+SETS = {"tune": variants.TUNING, "report": variants.REPORT}
+TRAIN_CYCLES, STOP_BELOW, TEST_CYCLES = 600, 0.6, 20000
+METHODS = ("project", "random", "tpe", "gp_sampler")
+
+
+# ---------------------------------------------------------------- (a) surrogate on the whole space
+
+def stopped(res, below: float):
+    """The cell as a lab tests it: stop at the first cycle whose retention (of the best of cycles 1-3) is below
+    ``below``."""
+    n = res.last_cycle
+    if n == 0:
+        return res
+    dis = np.asarray(res.discharge_capacity_mah_g[:n], float)
+    under = np.flatnonzero(dis / dis[:3].max() < below)
+    return replace(res, last_cycle=int(under[0]) + 1) if under.size else res
+
+
+def whole_space_cells(n: int, k: int, seed: int, n_cycles: int, stop_below: float | None):
+    """n cells uniform over the whole recipe space in variant k: (cell frame with ids and batches of 6, results)."""
+    lab, rng = variants.variant(k), np.random.default_rng([k, seed, 1])
+    results = [simulate(r, n_cycles, seed=int(rng.integers(2**62)), lab=lab) for r in random_recipes(n, seed)]
+    if stop_below:
+        results = [stopped(r, stop_below) for r in results]
+    frame = frame_of([life_row(r) for r in results]).with_columns(
+        pl.Series("cell_id", [f"V{k}-{seed}-{i}" for i in range(n)]), pl.Series("batch", [i // 6 for i in range(n)]))
+    return frame, results
+
+
+def _scores(pred: dict, truth: np.ndarray, masks: dict) -> dict:
+    out = {}
+    for name, m in masks.items():
+        if not m.any():
+            continue
+        err, inside = pred["mean"][m] - truth[m], (pred["lo"][m] <= truth[m]) & (truth[m] <= pred["hi"][m])
+        out[name] = {"n": int(m.sum()), "rmse": float(np.sqrt(np.mean(err ** 2))), "bias": float(np.mean(err)),
+                     "coverage": float(np.mean(inside)), "width": float(np.mean(pred["hi"][m] - pred["lo"][m]))}
+    return out
+
+
+def surrogate_variant(k: int, n_train: int, n_test: int) -> dict:
+    t0 = time.perf_counter()
+    train, train_res = whole_space_cells(n_train, k, 1000 + k, TRAIN_CYCLES, STOP_BELOW)
+    test, test_res = whole_space_cells(n_test, k, 2000 + k, TEST_CYCLES, None)
+    ended = np.array([r.cycles_to_80 is not None for r in test_res])
+    test, test_res = test.filter(pl.Series(ended)), [r for r, e in zip(test_res, ended) if e]
+    truth = np.log10([r.cycles_to_80 for r in test_res])
+    lab = variants.variant(k)
+    floor = np.log10([simulate(r.recipe, TEST_CYCLES, noise=False, lab=lab).cycles_to_80 or TEST_CYCLES
+                      for r in test_res])
+    rec = [r.recipe for r in test_res]
+    masks = {"all": np.ones(len(truth), bool),
+             **{p: np.array([r.process == p for r in rec]) for p in PROCESSES},
+             "shorted": np.array([r.shorted and r.short_cycle <= r.cycles_to_80 for r in test_res]),
+             "not_shorted": np.array([not (r.shorted and r.short_cycle <= r.cycles_to_80) for r in test_res]),
+             "near_protocol": np.array([abs(r.voltage_max_v - 4.2) <= 0.1 and r.c_rate <= 0.15 for r in rec]),
+             "high_voltage": np.array([r.voltage_max_v > 4.35 for r in rec]),
+             "fast": np.array([r.c_rate > 0.3 for r in rec])}
+    out = {"variant": k, "train_cells": n_train, "test_cells": len(truth),
+           "test_cells_alive_at_end": int((~ended).sum()),
+           "censored_training_cells": int(train["censored_80"].fill_null(False).sum()),
+           "training_cells_ended_by_short": int(sum(r.shorted and r.short_cycle <= r.last_cycle + 1
+                                                    and (r.cycles_to_80 is None or r.short_cycle <= r.cycles_to_80)
+                                                    for r in train_res)),
+           "noise_floor_rmse": float(np.sqrt(np.mean((floor - truth) ** 2))), "models": {}}
+    trained = fit_target(train, "cycles_to_80")
+    model = trained.model
+    out["project_estimator"] = model.kind
+    out["project_cv"] = {k2: v for k2, v in model.cv_metrics_.items() if isinstance(v, (int, float, str))}
+    out["models"]["project"] = _scores(model.predict(test, 0.9), truth, masks)
+    for name in BASELINES:
+        out["models"][name] = _scores(fit_predict(name, train, test), truth, masks)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+# ---------------------------------------------------------------- (b) optimizer
+
+def true_value(params: dict, k: int) -> float:
+    return variants.true_value({c: params[c] for c in ("process", "loading_mg_cm2", "densification_frac",
+                                                       "eca_wt_frac", "temperature_c")}, variants.variant(k))
+
+
+def best_measured(frame: pl.DataFrame) -> dict:
+    """The recipe a lab without a model would recommend: the best measured value."""
+    measured, _ = parse(OBJECTIVE)[0].observed(frame)
+    return frame.row(int(np.nanargmax(np.nan_to_num(measured, nan=-1.0))), named=True)
+
+
+def optimizer_run(k: int, seed: int, method: str, rounds: int, batch: int) -> dict:
+    lab = variants.variant(k)
+    labfn = virtual_lab(300, seed=seed, lab=lab)
+    warm = [asdict(r) for r in seed_recipes(lab).values()]
+    t0 = time.perf_counter()
+    if method in ("project", "random"):
+        hist = campaign.run(labfn, BENCHMARK_SPACE, parse(OBJECTIVE), rounds=rounds, batch=batch, warm=warm,
+                            method="model" if method == "project" else "random", seed=seed,
+                            recommend_with=best_measured)
+        frame, recommended = hist.frame, hist.recommended
+    else:
+        frame, recommended = optuna_campaign(method, labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
+        if frame is None:
+            return {"variant": k, "seed": seed, "method": method, "skipped": recommended}
+    values = [true_value(r, k) for r in frame.to_dicts()]
+    rounds_of = frame["round"].to_numpy()
+    best_tried = [max(v for v, r in zip(values, rounds_of) if r <= i) for i in range(rounds)]
+    return {"variant": k, "seed": seed, "method": method, "seconds": round(time.perf_counter() - t0, 1),
+            "best_tried": best_tried, "recommended": [true_value(r, k) for r in recommended]}
+
+
+def summarise_optimizer(runs: list[dict], optima: dict, batch: int, at=(12, 24)) -> dict:
+    out = {}
+    for method in METHODS:
+        mine = [r for r in runs if r["method"] == method and "skipped" not in r]
+        if not mine:
+            out[method] = {"skipped": next((r["skipped"] for r in runs if r["method"] == method), "not run")}
+            continue
+        out[method] = {}
+        for n in at:
+            i = n // batch - 1
+            if i >= len(mine[0]["best_tried"]):
+                continue
+            for kind in ("best_tried", "recommended"):
+                per_variant = {}
+                for k in sorted({r["variant"] for r in mine}):
+                    reg = [(optima[k] - r[kind][i]) / optima[k] for r in mine if r["variant"] == k]
+                    per_variant[k] = float(np.median(reg))
+                out[method][f"{kind}_regret_frac@{n}"] = {"median_over_variants": float(np.median(
+                    list(per_variant.values()))), "per_variant": per_variant}
+    return out
+
+
+def summarise_surrogate(runs: list[dict]) -> dict:
+    out = {}
+    for model in ("project", *BASELINES):
+        out[model] = {}
+        for sl in sorted({s for r in runs for s in r["models"][model]}):
+            vals = [r["models"][model][sl] for r in runs if sl in r["models"][model]]
+            out[model][sl] = {m: float(np.median([v[m] for v in vals])) for m in ("rmse", "coverage", "width",
+                                                                                  "bias")}
+            out[model][sl]["n_median"] = float(np.median([v["n"] for v in vals]))
+    out["noise_floor_rmse"] = float(np.median([r["noise_floor_rmse"] for r in runs]))
+    out["censored_training_cells"] = float(np.median([r["censored_training_cells"] for r in runs]))
+    out["project_estimators"] = sorted({r["project_estimator"] for r in runs})
+    return out
+
+
+def _map(fn, jobs, workers):
+    if workers <= 1:
+        return [fn(*j) for j in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, *zip(*jobs)))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=tuple(SETS), required=True)
+    parser.add_argument("--variants", default=None, help="comma-separated subset of the set (default: all)")
+    parser.add_argument("--part", choices=("surrogate", "optimizer", "both"), default="both")
+    parser.add_argument("--seeds", type=int, default=3, help="optimizer campaigns per variant and method")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--train-cells", type=int, default=60)
+    parser.add_argument("--test-cells", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="small sizes: 30 training, 60 test cells, 1 seed, "
+                        "3 rounds, quick optima")
+    args = parser.parse_args(argv)
+    chosen = tuple(int(v) for v in args.variants.split(",")) if args.variants else SETS[args.set]
+    if not set(chosen) <= set(SETS[args.set]):
+        parser.error(f"--variants must be in the {args.set} set {SETS[args.set]}")
+    if args.quick:
+        args.train_cells, args.test_cells, args.seeds, args.rounds = 30, 60, 1, 3
+    name = f"generalization-{args.set}" + ("-quick" if args.quick else "")
+    started = time.perf_counter()
+    payload = {"machine": harness.machine(), "config": {**vars(args), "variants": list(chosen)},
+               "versions": harness.versions("optuna", "scikit-learn", "torch"), "set": args.set}
+    if args.part in ("surrogate", "both"):
+        runs = _map(surrogate_variant, [(k, args.train_cells, args.test_cells) for k in chosen], args.workers)
+        payload["surrogate"] = {"summary": summarise_surrogate(runs), "runs": runs}
+    if args.part in ("optimizer", "both"):
+        optima = {k: variants.optimum(k, quick=args.quick) for k in chosen}
+        jobs = [(k, s, m, args.rounds, args.batch) for k in chosen for s in range(args.seeds) for m in METHODS]
+        runs = _map(optimizer_run, jobs, args.workers)
+        payload["optimizer"] = {"optima": {k: {"value": v, "recipe": r} for k, (v, r) in optima.items()},
+                                "summary": summarise_optimizer(runs, {k: v for k, (v, _) in optima.items()},
+                                                               args.batch),
+                                "runs": runs}
+    payload["seconds"] = round(time.perf_counter() - started, 1)
+    harness.write_result(name, payload, args.results)
+    print_summary(payload)
+    return 0
+
+
+def print_summary(payload: dict) -> None:
+    print(f"set {payload['set']}, variants {payload['config']['variants']} (medians over variants)")
+    if "surrogate" in payload:
+        s = payload["surrogate"]["summary"]
+        print(f"(a) surrogate, whole space: noise floor RMSE {s['noise_floor_rmse']:.3f}; censored training cells "
+              f"{s['censored_training_cells']:.0f}; project estimator(s) {s['project_estimators']}")
+        slices = sorted({sl for m in s.values() if isinstance(m, dict) for sl in m})
+        for model in ("project", *BASELINES):
+            print(f"  {model:<15} " + "  ".join(f"{sl} {s[model][sl]['rmse']:.3f}/{s[model][sl]['coverage']:.2f}"
+                                              for sl in slices if sl in s[model]) + "   (RMSE / coverage)")
+    if "optimizer" in payload:
+        print("(b) optimizer, regret / optimum (best tried | recommendation):")
+        for method, st in payload["optimizer"]["summary"].items():
+            if "skipped" in st:
+                print(f"  {method:<11} skipped: {st['skipped']}")
+                continue
+            cells = [f"@{n}: {st[f'best_tried_regret_frac@{n}']['median_over_variants']:.3f} | "
+                     f"{st[f'recommended_regret_frac@{n}']['median_over_variants']:.3f}"
+                     for n in (12, 24) if f"best_tried_regret_frac@{n}" in st]
+            print(f"  {method:<11} " + "   ".join(cells))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
