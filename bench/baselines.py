@@ -75,7 +75,7 @@ def optuna_campaign(method: str, lab, space, warm: list[dict], rounds: int, batc
         try:
             import torch  # noqa: F401
         except ImportError:
-            return None, "optuna's GPSampler needs torch; run with .venv-bench/bin/python"
+            return None, "optuna's GPSampler needs torch; run with .venv-bench/optuna-gp/bin/python"
         sampler = optuna.samplers.GPSampler(seed=seed)
     dists = {"process": CategoricalDistribution(list(space.processes)),
              **{n: FloatDistribution(*space.bounds[n]) for n in space.free}}

@@ -13,14 +13,16 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
 (b) optimizer, `delivered_capacity:300` at 4.2 V / 0.1 C, noisy cells: the variant's four seed cells as warm start,
     then `--rounds` batches of 4 by the project's loop (`optimizer.campaign.run`, the acquisition `cathode propose`
     uses, in memory, no lake in between), random search, Optuna TPE (multivariate, constant liar) and Optuna's
-    GPSampler (needs torch: run with .venv-bench/bin/python, else it is skipped and said so). Regret (true optimum
-    of the noise-free variant minus the true value) of the best recipe tried and of the recommendation (the
+    GPSampler (needs torch, which the project does not: `--setup` makes .venv-bench/optuna-gp, our packages plus
+    torch; run with its python, else GPSampler is skipped and said so). Regret (true optimum of the noise-free
+    variant minus the true value) of the best recipe tried and of the recommendation (the
     project: best posterior mean; the others: best measured value) at 12 and 24 experiments, also as a fraction of
     the variant's optimum.
 Figures are medians over variants (per-variant values in the JSON, bench/results/generalization[-quick].json).
 
+  python bench/generalization.py --setup                               # once: the GPSampler venv (~5 GB)
   python bench/generalization.py --set tune --part surrogate           # ~10 min on 1 core
-  .venv-bench/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
+  .venv-bench/optuna-gp/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
   python bench/generalization.py --set tune --quick --variants 1,2     # smoke run
 """
 from __future__ import annotations
@@ -199,6 +201,20 @@ def summarise_surrogate(runs: list[dict]) -> dict:
     return out
 
 
+def setup_gp_venv() -> Path:
+    """.venv-bench/optuna-gp: a venv that sees this interpreter's packages (a .pth) and adds torch."""
+    import site
+    import subprocess
+    venv = PROJECT / ".venv-bench" / "optuna-gp"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True)
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path("
+                              "'purelib'))"], check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "zz-project-venv.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "torch"], check=True)
+    return venv / "bin" / "python"
+
+
 def _map(fn, jobs, workers):
     if workers <= 1:
         return [fn(*j) for j in jobs]
@@ -210,7 +226,8 @@ def _map(fn, jobs, workers):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=tuple(SETS), required=True)
+    parser.add_argument("--set", choices=tuple(SETS))
+    parser.add_argument("--setup", action="store_true", help="make the GPSampler venv, then stop")
     parser.add_argument("--variants", default=None, help="comma-separated subset of the set (default: all)")
     parser.add_argument("--part", choices=("surrogate", "optimizer", "both"), default="both")
     parser.add_argument("--seeds", type=int, default=3, help="optimizer campaigns per variant and method")
@@ -223,6 +240,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: 30 training, 60 test cells, 1 seed, "
                         "3 rounds, quick optima")
     args = parser.parse_args(argv)
+    if args.setup:
+        print(f"GPSampler venv: {setup_gp_venv()}")
+        return 0
+    if not args.set:
+        parser.error("--set tune or --set report is required")
     chosen = tuple(int(v) for v in args.variants.split(",")) if args.variants else SETS[args.set]
     if not set(chosen) <= set(SETS[args.set]):
         parser.error(f"--variants must be in the {args.set} set {SETS[args.set]}")
@@ -244,9 +266,32 @@ def main(argv=None) -> int:
                                                                args.batch),
                                 "runs": runs}
     payload["seconds"] = round(time.perf_counter() - started, 1)
+    if args.set == "report" and not args.quick:     # only the report set's figures go to the README table
+        payload["table"] = table(payload)
     harness.write_result(name, payload, args.results)
     print_summary(payload)
     return 0
+
+
+def table(payload: dict) -> list[dict]:
+    n = len(payload["config"]["variants"])
+    rows = []
+    if "surrogate" in payload:
+        s = payload["surrogate"]["summary"]
+        best = min(BASELINES, key=lambda m: s[m]["all"]["rmse"])
+        rows.append({"what": f"surrogate on the whole recipe space, {payload['config']['train_cells']} training "
+                             f"cells, median over {n} unseen virtual-lab variants (RMSE log10 L80 / 90 % coverage)",
+                     "figure": f"{s['project']['all']['rmse']:.3f} / {s['project']['all']['coverage']:.2f} "
+                               f"(best baseline {best}: {s[best]['all']['rmse']:.3f} / "
+                               f"{s[best]['all']['coverage']:.2f})", "goal": "", "verdict": ""})
+    if "optimizer" in payload:
+        o = payload["optimizer"]["summary"]
+        figs = [f"{m} {o[m]['recommended_regret_frac@24']['median_over_variants']:.3f}" for m in METHODS
+                if "recommended_regret_frac@24" in o.get(m, {})]
+        rows.append({"what": f"optimizer regret / optimum of the recommendation at 24 experiments, {OBJECTIVE}, "
+                             f"median over {n} unseen variants", "figure": ", ".join(figs), "goal": "",
+                     "verdict": ""})
+    return rows
 
 
 def print_summary(payload: dict) -> None:

@@ -10,7 +10,7 @@ cyclers. Per-process ranges are cold-calendered / hot-calendered / in-situ polym
 |---|---|---|
 | contact_loss (Λ) | U 0.2-0.4 | how much contact each unit of damage costs |
 | porosity_window at d = 1 | U 0.15-0.21 / 0.08-0.13 / 0.005-0.015 | the densest electrode the process makes |
-| porosity_window at d = 0 | U 0.30-0.40 / 0.18-0.26 / 0.04-0.08 | the loosest; every window holds the seed's porosity |
+| porosity_window at d = 0 | U 0.30-0.40 / 0.18-0.26 / 0.04-0.08 | the loosest (each holds the seed's porosity) |
 | wetting | U 0.85-0.95 / 0.90-0.98 / 0.96-1.00 | share of particle surface the binder can reach |
 | cracking (κ) | logU 1.25-5 / 1-4 / 0.75-3 | extra decomposition from over-densification |
 | crack_onset | U 0.5-0.75 | densification where particles start to crack |
@@ -23,14 +23,15 @@ cyclers. Per-process ranges are cold-calendered / hot-calendered / in-situ polym
 | ea_kinetic_j_mol | U 45e3-75e3 | activation energy of the kinetic capacity loss, J/mol |
 | k_k | logU 0.01-0.04 | kinetic capacity loss at poor contact |
 | j_crit_ma_cm2 | U 1.2-2.2 | lithium-metal short threshold, mA/cm² (above the seed's 0.97 at 0.2 C) |
-| noise_* | logU 0.5-2 × the seed lab's | each noise level: K0, a0, ECA weighing, short threshold, read-out, measurements |
+| noise_* | logU 0.5-2 × the seed lab's | every noise level (K0, a0, ECA, short, read-out, measurements) |
 
 Recalibration: with those drawn, K0, C_H, Q and D_T are fitted (scipy least_squares on log K0, log C_H, Q, log D_T,
 from the seed lab's values, noise off) so that Cal's damage reaches 1 at cycle 32, Hot-Cal keeps 0.675 at 50, PCA
 0.700 at 500 and PCA thick 0.779 at 150, each seed cell densified to the seed's porosity in the variant's window;
 K_U follows in closed form (PCA thick 4.85 mAh cm⁻² at 0.2 C). A draw that cannot be fitted within CAL_TOL (or
-only at a bound of the fit, e.g. C_H -> 1e5 with K0 -> 0), or in which a seed cell would short, is rejected and the next draw of the same stream taken: the family is the prior
-conditioned on the seed's results. About 0.1-1 s per variant; cached.
+only at a bound of the fit, e.g. C_H -> 1e5 with K0 -> 0), or in which a seed cell would short, is rejected and
+the next draw of the same stream taken: the family is the prior conditioned on the seed's results. 0.03-2.5 s per
+variant (variants 1-10: 9 s in all); cached per process.
 """
 from __future__ import annotations
 
