@@ -111,7 +111,9 @@ def surrogate_variant(k: int, n_train: int, n_test: int) -> dict:
              "not_shorted": np.array([not (r.shorted and r.short_cycle <= r.cycles_to_80) for r in test_res]),
              "near_protocol": np.array([abs(r.voltage_max_v - 4.2) <= 0.1 and r.c_rate <= 0.15 for r in rec]),
              "high_voltage": np.array([r.voltage_max_v > 4.35 for r in rec]),
-             "fast": np.array([r.c_rate > 0.3 for r in rec])}
+             "fast": np.array([r.c_rate > 0.3 for r in rec]),
+             f"life_le_{TRAIN_CYCLES}": truth <= np.log10(TRAIN_CYCLES),      # within the training tests' length
+             f"life_gt_{TRAIN_CYCLES}": truth > np.log10(TRAIN_CYCLES)}
     out = {"variant": k, "train_cells": n_train, "test_cells": len(truth),
            "test_cells_alive_at_end": int((~ended).sum()),
            "censored_training_cells": int(train["censored_80"].fill_null(False).sum()),
@@ -123,7 +125,12 @@ def surrogate_variant(k: int, n_train: int, n_test: int) -> dict:
     model = trained.model
     out["project_estimator"] = model.kind
     out["project_cv"] = {k2: v for k2, v in model.cv_metrics_.items() if isinstance(v, (int, float, str))}
-    out["models"]["project"] = _scores(model.predict(test, 0.9), truth, masks)
+    pred = model.predict(test, 0.9)
+    out["models"]["project"] = _scores(pred, truth, masks)
+    out["cells"] = {"process": [r.process for r in rec], "truth": truth.round(4).tolist(),   # for diagnosis
+                    "shorted": masks["shorted"].tolist(), "voltage_max_v": [r.voltage_max_v for r in rec],
+                    "c_rate": [r.c_rate for r in rec],
+                    **{f"project_{q}": np.round(pred[q], 4).tolist() for q in ("mean", "lo", "hi")}}
     for name in BASELINES:
         out["models"][name] = _scores(fit_predict(name, train, test), truth, masks)
     out["seconds"] = round(time.perf_counter() - t0, 1)
