@@ -245,7 +245,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="small sizes: 30 training, 60 test cells, 1 seed, "
-                        "3 rounds, quick optima")
+                        "quick optima")
     args = parser.parse_args(argv)
     if args.setup:
         print(f"GPSampler venv: {setup_gp_venv()}")
@@ -256,7 +256,7 @@ def main(argv=None) -> int:
     if not set(chosen) <= set(SETS[args.set]):
         parser.error(f"--variants must be in the {args.set} set {SETS[args.set]}")
     if args.quick:
-        args.train_cells, args.test_cells, args.seeds, args.rounds = 30, 60, 1, 3
+        args.train_cells, args.test_cells, args.seeds = 30, 60, 1
     name = f"generalization-{args.set}" + ("-quick" if args.quick else "")
     started = time.perf_counter()
     payload = {"machine": harness.machine(), "config": {**vars(args), "variants": list(chosen)},
