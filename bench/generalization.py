@@ -11,8 +11,9 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
     (constant x ARD Matern-5/2 + white noise, Gaussian intervals), a random forest and gradient boosting (intervals:
     the 90 % quantile of 5-fold out-of-fold absolute errors).
 (b) optimizer, `delivered_capacity:300` at 4.2 V / 0.1 C, noisy cells: the variant's four seed cells as warm start,
-    then `--rounds` batches of 4 by the project's loop (`optimizer.campaign.run`, the acquisition `cathode propose`
-    uses, in memory, no lake in between), random search, Optuna TPE (multivariate, constant liar) and Optuna's
+    then `--rounds` batches of 4 by the project's loop, twice: `project_lake` as the CLI runs it, a real lake in
+    between (propose -> the variant fills the form -> ingest -> best; bench/lake_loop.py), and `project` in memory
+    (`optimizer.campaign.run`, the same acquisition, recommendation by posterior mean); random search, Optuna TPE (multivariate, constant liar) and Optuna's
     GPSampler (needs torch, which the project does not: `--setup` makes .venv-bench/optuna-gp, our packages plus
     torch; run with its python, else GPSampler is skipped and said so). Regret (true optimum of the noise-free
     variant minus the true value) of the best recipe tried and of the recommendation (the
@@ -44,6 +45,7 @@ import polars as pl  # noqa: E402
 
 from bench import harness  # noqa: E402
 from bench.baselines import BASELINES, fit_predict, optuna_campaign  # noqa: E402
+from bench.lake_loop import lake_campaign  # noqa: E402
 from lake.recipe import PROCESSES  # noqa: E402
 from models.registry import fit_target  # noqa: E402
 from optimizer import campaign  # noqa: E402
@@ -56,7 +58,7 @@ from virtual_lab.labs import frame_of, life_row, virtual_lab  # noqa: E402
 OBJECTIVE = "delivered_capacity:300"
 SETS = {"tune": variants.TUNING, "report": variants.REPORT}
 TRAIN_CYCLES, STOP_BELOW, TEST_CYCLES = 600, 0.6, 20000
-METHODS = ("project", "random", "tpe", "gp_sampler")
+METHODS = ("project", "project_lake", "random", "tpe", "gp_sampler")
 
 
 # ---------------------------------------------------------------- (a) surrogate on the whole space
@@ -160,6 +162,9 @@ def optimizer_run(k: int, seed: int, method: str, rounds: int, batch: int) -> di
                             method="model" if method == "project" else "random", seed=seed,
                             recommend_with=best_measured)
         frame, recommended = hist.frame, hist.recommended
+    elif method == "project_lake":
+        made, recommended = lake_campaign(lab, BENCHMARK_SPACE, OBJECTIVE, rounds, batch, seed)
+        frame = pl.DataFrame(made)
     else:
         frame, recommended = optuna_campaign(method, labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
         if frame is None:
@@ -315,12 +320,12 @@ def print_summary(payload: dict) -> None:
         print("(b) optimizer, regret / optimum (best tried | recommendation):")
         for method, st in payload["optimizer"]["summary"].items():
             if "skipped" in st:
-                print(f"  {method:<11} skipped: {st['skipped']}")
+                print(f"  {method:<13} skipped: {st['skipped']}")
                 continue
             cells = [f"@{n}: {st[f'best_tried_regret_frac@{n}']['median_over_variants']:.3f} | "
                      f"{st[f'recommended_regret_frac@{n}']['median_over_variants']:.3f}"
                      for n in (12, 24) if f"best_tried_regret_frac@{n}" in st]
-            print(f"  {method:<11} " + "   ".join(cells))
+            print(f"  {method:<13} " + "   ".join(cells))
 
 
 if __name__ == "__main__":

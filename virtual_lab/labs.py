@@ -102,9 +102,10 @@ def objective_value(res: CellResult, objective: str) -> float:
     raise ValueError(f"unknown objective {objective!r}")
 
 
-def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300):
+def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300,
+                   lab: LabConstants = LabConstants()):
     """Play the lab for a `cathode propose --out` file (or any cells.csv with recipes): make and test each row in
-    the virtual lab and write folder/cells.csv (the rows with measured microstructure and masses, `proposal_id`
+    the virtual lab ``lab`` and write folder/cells.csv (the rows with measured microstructure and masses, `proposal_id`
     kept) and folder/cycles.csv, ready for `cathode ingest`. Returns the two paths; a bad row writes nothing."""
     import csv
     from pathlib import Path
@@ -124,7 +125,7 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300)
         except (InputError, KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a recipe the virtual lab can make ({exc}).", file=str(proposals_csv),
                              row=line) from None
-        res = simulate(recipe, n_cycles, seed=int(rng.integers(2**63 - 1)))
+        res = simulate(recipe, n_cycles, seed=int(rng.integers(2**63 - 1)), lab=lab)
         cells.append({**row, "voltage_min_v": VOLTAGE_MIN_V, "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,

@@ -22,7 +22,7 @@ def test_generalization_bench_quick(tmp_path):
     assert {"project", "sk_gp", "random_forest", "gradient_boosting"} <= set(models)
     assert 0 <= models["project"]["all"]["coverage"] <= 1 and models["project"]["all"]["rmse"] > 0
     opt = result["optimizer"]["summary"]
-    for method in ("project", "random", "tpe"):
+    for method in ("project", "project_lake", "random", "tpe"):
         regret = opt[method]["best_tried_regret_frac@12"]["median_over_variants"]
         assert -0.05 <= regret <= 1                # regret of the best tried, as a fraction of the optimum
         assert opt[method]["recommended_regret_frac@12"]["median_over_variants"] >= regret - 1e-9
