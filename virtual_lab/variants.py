@@ -52,6 +52,7 @@ SEED_LAB = LabConstants()
 # The seed's four results: (cell, cycle, retention); Cal's damage reaches 1 at the start of cycle 32.
 TARGETS = (("Cal", 32, 0.0), ("Hot-Cal", 50, 0.675), ("PCA", 500, 0.700), ("PCA thick", 150, 0.779))
 CAL_TOL = {"retention": 0.005, "cal_cycles": 0.5}
+CAL_HORIZON = 80                # cycles simulated for Cal (dead at 32) while fitting
 MAX_DRAWS = 50
 
 
@@ -115,7 +116,7 @@ def seed_results(lab: LabConstants) -> dict[str, float]:
     out = {}
     for name, cycle, _ in TARGETS:
         c = conditions(recipes[name], lab)
-        d, _ = damage(c["a0"], c["base"], c["g"], c["t"], cycle + 40 if name == "Cal" else cycle, lab)
+        d, _ = damage(c["a0"], c["base"], c["g"], c["t"], CAL_HORIZON if name == "Cal" else cycle, lab)
         out[name] = _crossing(d) if name == "Cal" else 1.0 - float(d[cycle - 1])
     thick = replace(recipes["PCA thick"], c_rate=0.2)
     out["PCA thick areal 0.2C"] = simulate(thick, 1, noise=False, lab=lab).areal_capacity_mah_cm2
@@ -136,7 +137,7 @@ def _residuals(x: np.ndarray, lab: LabConstants, cells: dict) -> np.ndarray:
     out = []
     for name, cycle, target in TARGETS:
         c = cells[name]
-        n = 80 if name == "Cal" else cycle
+        n = CAL_HORIZON if name == "Cal" else cycle
         d, _ = damage(c["a0"], c["base"], c["g"], c["t"], n, trial)
         if name == "Cal":
             cross = _crossing(d)

@@ -2,6 +2,7 @@
 variants differ where it matters (their optima), and every drawn constant lies inside its stated prior."""
 import dataclasses
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -60,13 +61,49 @@ def test_priors_are_respected(k):
     assert all(lo < hi for lo, hi in lo_hi)
 
 
-def test_priors_are_written_down_and_not_degenerate():
-    doc = V.__doc__
-    for name in V.PRIORS:
-        assert (name.split("_")[0] if name.startswith("noise_") else name) in doc, name
+def _doc_rows() -> dict[str, list[tuple[float, float, bool]]]:
+    """The docstring's prior table: constant -> [(low, high, log-uniform)] (per process where it has three)."""
+    rows = {}
+    for line in V.__doc__.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not re.match(r"(log)?U ", cells[1]):
+            continue
+        log = cells[1].startswith("logU")
+        rows[cells[0]] = [(float(a), float(b), log) for a, b in re.findall(r"([\d.]+(?:e\d+)?)-([\d.]+(?:e\d+)?)",
+                                                                           cells[1])]
+    return rows
+
+
+def test_the_docstring_states_the_priors_the_code_draws_from():
+    rows = _doc_rows()
+    seen = set()
+    for name, spec in V.PRIORS.items():
+        if name.startswith("noise_"):
+            seed_value = getattr(V.SEED_LAB, name)
+            assert rows["noise_*"] == [(0.5, 2.0, True)]
+            assert (spec.low, spec.high, spec.log) == (0.5 * seed_value, 2.0 * seed_value, True)
+            continue
+        if name == "porosity_window":
+            for end in (0, 1):
+                key = f"porosity_window at d = {1 - end}"
+                assert rows[key] == [(p[end].low, p[end].high, p[end].log) for p in spec], key
+                seen.add(key)
+            continue
+        key = next(k for k in rows if k.split(" (")[0] == name)
+        specs = [spec] if isinstance(spec, V.Prior) else list(spec)
+        assert rows[key] == [(s.low, s.high, s.log) for s in specs], key
+        seen.add(key)
+    assert seen | {"noise_*"} == set(rows)
+
+
+def test_priors_are_not_degenerate():
     assert not V.within_priors(dataclasses.replace(V.SEED_LAB, eca_optimum=0.2))
     values = {name: {repr(getattr(V.variant(k), name)) for k in V.TUNING} for name in V.PRIORS}
     assert all(len(v) == len(V.TUNING) for v in values.values())      # each constant really is drawn
+    seed_porosity = {r.recipe.process: r.porosity_frac for r in
+                     (vl.simulate(r, 1, noise=False) for r in vl.seed_recipes().values())}
+    for (dense, loose), p in zip(V.PRIORS["porosity_window"], vl.PROCESSES):   # every window holds the seed's
+        assert dense.high < seed_porosity[p] < loose.low
 
 
 def test_variants_are_deterministic_and_differ():
