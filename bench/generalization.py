@@ -4,25 +4,27 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
 
 (a) surrogate, whole recipe space: per variant, 60 training cells uniform over every knob (cut-off 4.0-4.5 V,
     0.05-0.5 C), each tested until 600 cycles or until its retention falls below 60 % (so long-lived cells are
-    censored); 200 test cells cycled to the end of life. RMSE of log10 cycles-to-80 % and 90 % interval coverage,
-    overall, per process and on diagnostic slices, for the project's surrogate (`models.registry.fit_target`, the
-    path `cathode train` takes: grouped-CV choice of GP / trees, physics features, CV+ intervals) and, in the same
-    run, scikit-learn baselines on raw recipe + measured microstructure, censored cells taken at face value: a GP
-    (constant x ARD Matern-5/2 + white noise, Gaussian intervals), a random forest and gradient boosting (intervals:
-    the 90 % quantile of 5-fold out-of-fold absolute errors).
-(b) optimizer, `delivered_capacity:300` at 4.2 V / 0.1 C, noisy cells: the variant's four seed cells as warm start,
-    then `--rounds` batches of 4 by the project's loop, twice: `project_lake` as the CLI runs it, a real lake in
-    between (propose -> the variant fills the form -> ingest -> best; bench/lake_loop.py), and `project` in memory
-    (`optimizer.campaign.run`, the same acquisition, recommendation by posterior mean); random search, Optuna TPE (multivariate, constant liar) and Optuna's
-    GPSampler (needs torch, which the project does not: `--setup` makes .venv-bench/optuna-gp, our packages plus
-    torch; run with its python, else GPSampler is skipped and said so). Regret (true optimum of the noise-free
-    variant minus the true value) of the best recipe tried and of the recommendation (the
-    project: best posterior mean; the others: best measured value) at 12 and 24 experiments, also as a fraction of
-    the variant's optimum.
-Figures are medians over variants (per-variant values in the JSON, bench/results/generalization[-quick].json).
+    censored); 200 test cells cycled to the end of life, their cycles-to-80 % as the lake defines it (the
+    simulator's own retention is scored too). RMSE of log10 cycles-to-80 % and 90 % interval coverage, overall,
+    per process and on diagnostic slices, for the project's surrogate (`models.registry.fit_target`, the path
+    `cathode train` takes: grouped-CV choice of GP / trees, physics features, CV+ intervals) and, in the same run,
+    scikit-learn baselines on raw recipe + measured microstructure, censored cells taken at face value: a GP
+    (constant x ARD Matern-5/2 + white noise, Gaussian intervals), a random forest and gradient boosting
+    (intervals: the 90 % quantile of 5-fold out-of-fold absolute errors).
+(b) optimizer, `delivered_capacity:300` at 4.2 V / 0.1 C, noisy cells: the variant's four seed cells as warm
+    start, then `--rounds` batches of 4 by the project's loop, twice: `project_lake` as the CLI runs it, a real lake
+    in between (propose -> the variant fills the form -> ingest -> best; bench/lake_loop.py), and `project` in
+    memory (`optimizer.campaign.run`: the same acquisition, recommendation by posterior mean); random search, Optuna
+    TPE (multivariate, constant liar) and Optuna's GPSampler (needs torch, which the project does not: `--setup`
+    makes .venv-bench/optuna-gp, our packages plus torch; run with its python, else GPSampler is skipped and said
+    so). Regret = the variant's true optimum (noise-free) minus the true value, as a fraction of the optimum, of
+    the best recipe tried and of the recommendation (the project: best posterior mean; the others: best measured
+    value) at 12 and 24 experiments.
+Figures are medians over variants; per-variant values and raw true values in bench/results/generalization-<set>.json
+(`-quick` for --quick runs).
 
   python bench/generalization.py --setup                               # once: the GPSampler venv (~5 GB)
-  python bench/generalization.py --set tune --part surrogate           # ~10 min on 1 core
+  python bench/generalization.py --set tune --part surrogate           # ~1-2 min on 1 core
   .venv-bench/optuna-gp/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
   python bench/generalization.py --set tune --quick --variants 1,2     # smoke run
 """
