@@ -19,7 +19,7 @@ def test_generalization_bench_quick(tmp_path):
     result = json.loads((tmp_path / "generalization-tune-quick.json").read_text())
     assert result["config"]["variants"] == [1] and "table" not in result
     models = result["surrogate"]["summary"]
-    assert {"project", "sk_gp", "random_forest", "gradient_boosting"} <= set(models)
+    assert {"project", "project_propose", "sk_gp", "random_forest", "gradient_boosting"} <= set(models)
     assert 0 <= models["project"]["all"]["coverage"] <= 1 and models["project"]["all"]["rmse"] > 0
     opt = result["optimizer"]["summary"]
     for method in ("project", "project_lake", "random", "tpe"):
