@@ -2,8 +2,9 @@
 
 The simulator encodes the seed paper's *mechanism* (An et al., Adv. Funct. Mater. 2023, 10.1002/adfm.202305186):
 poor cathode/binder contact -> asynchronous charging -> local Ni4+ over-charge -> electrolyte oxidation -> damage
-that costs further contact -> fade. Its four free constants are fitted to the seed's four reported cells
-(see /work/shared/design/virtual-lab.md). It is NOT a validated physical model: use it to exercise the lake, the
+that costs further contact -> fade. A lab is a `LabConstants`: the default is the seed's lab, whose four free
+constants are fitted to the seed's four reported cells (see /work/shared/design/virtual-lab.md); other labs of the
+family come from `virtual_lab.variants`. It is NOT a validated physical model: use it to exercise the lake, the
 surrogate and the optimizer, never to predict a real cell.
 """
 from __future__ import annotations
@@ -21,12 +22,6 @@ from lake.errors import InputError
 from lake.recipe import BOUNDS, NAMES, PROCESSES, check as check_recipe
 
 
-# Fitted offline (scipy least_squares on the four seed cells, noise off, Lambda fixed at 0.3), exact to 1e-9:
-# Cal reaches D = 1 at cycle 32, Hot-Cal 0.675 @ 50, PCA 0.700 @ 500, PCA thick 0.779 @ 150. The spec's prototype
-# (3.94e-5, 300, 1.49, 0.0166) is within 0.005 of each target here too: the four points pin a ridge, not a point.
-K0, C_H, Q_EXP, D_T = 6.1341e-05, 194.156, 1.53068, 0.0173865
-LAMBDA = 0.3
-K_K = 0.02                      # kinetic capacity loss at poor contact / low temperature
 R0_OHM_CM2 = 20.0
 SIGMA_REF_MS_CM = 0.43          # PEGDA-PECA, 5 % ECA, 60 C (seed)
 T_REF_K = 333.15
@@ -34,16 +29,57 @@ R_GAS = 8.314462618
 ELECTRODE_AREA_CM2 = 1.0        # chosen so that mAh cm-2 equals mAh of the cell
 VOLTAGE_MIN_V = 2.8
 ELECTROLYTE = "PEO-LiTFSI-LLZTO"
-# porosity window (at d = 1, at d = 0), wetting of the particle surface, over-densification cracking
-_PORE = {"cold_calendered": (0.18, 0.35), "hot_calendered": (0.10, 0.22), "in_situ_polymerized": (0.01, 0.06)}
-_WET = {"cold_calendered": 0.90, "hot_calendered": 0.95, "in_situ_polymerized": 1.00}
-_KAPPA = {"cold_calendered": 2.5, "hot_calendered": 2.0, "in_situ_polymerized": 1.5}
+# the seed's cells' porosity (tomography pore-volume ratio 3.65 : 2.21 : 0.30), the same in every variant
 _NOMINAL_POROSITY = {"cold_calendered": 0.25, "hot_calendered": 0.151, "in_situ_polymerized": 0.0205}
 FIRST_CYCLE_LOSS_FRAC = 0.12    # irreversible first-charge capacity of NCM811, fraction of q0
 PLATEAU_V, PLATEAU_PER_DEFECT = 3.80, 0.6   # 3.8 V oxidation plateau: 0.6 (1 - a0) q0 of charge when a0 < 0.8
 # NCM811 open-circuit voltage vs state of charge at a 4.2 V cut-off
 _OCV_S = np.array([0.0, 0.02, 0.05, 0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 1.0])
 _OCV_V = np.array([2.75, 3.30, 3.50, 3.60, 3.67, 3.72, 3.77, 3.82, 3.88, 3.95, 4.03, 4.11, 4.20])
+
+
+@dataclass(frozen=True)
+class LabConstants:
+    """One lab's mechanism constants. The defaults are the lab calibrated to the seed (variant 0); other labs of
+    the family come from `virtual_lab.variants.variant(k)`. Per-process tuples follow lake.recipe.PROCESSES
+    (cold-calendered, hot-calendered, in-situ polymerised)."""
+    # Fitted offline to the seed's four cells (scipy least_squares, noise off, contact_loss fixed), exact to 1e-9:
+    # Cal reaches D = 1 at cycle 32, Hot-Cal 0.675 @ 50, PCA 0.700 @ 500, PCA thick 0.779 @ 150. The spec's
+    # prototype (3.94e-5, 300, 1.49, 0.0166) is within 0.005 of each target too: the four points pin a ridge.
+    k0: float = 6.1341e-05                   # decomposition per cycle at 4.2 V, 60 C, 0.1 C, full contact
+    c_h: float = 194.156                     # weight of the asynchrony term
+    q_exp: float = 1.53068                   # its exponent
+    d_t: float = 0.0173865                   # through-thickness transport share of the asynchrony
+    contact_loss: float = 0.3                # Lambda: a_n = a0 (1 - Lambda D_n)
+    porosity_window: tuple = ((0.18, 0.35), (0.10, 0.22), (0.01, 0.06))   # porosity at d = 1, at d = 0
+    wetting: tuple = (0.90, 0.95, 1.00)      # share of the particle surface the binder can reach
+    cracking: tuple = (2.5, 2.0, 1.5)        # kappa: extra decomposition at (d - onset) = 0.4
+    crack_onset: float = 0.6                 # densification above which particles crack
+    loading_contact_loss: float = 0.002      # a0 falls by exp(-this (L - 12.7)) in thick electrodes
+    eca_optimum: float = 0.05                # ECA fraction of best conductivity and oxidative stability
+    eca_stability_v: float = 0.10            # oxidative-stability gain at the optimum, V
+    oxidation_scale_v: float = 0.07          # decomposition rises e-fold per this much cut-off voltage
+    ea_binder_j_mol: float = 35e3            # activation energies: binder conductivity, decomposition,
+    ea_decomposition_j_mol: float = 50e3     # and the kinetic capacity loss
+    ea_kinetic_j_mol: float = 60e3
+    k_k: float = 0.02                        # kinetic capacity loss at poor contact / low temperature
+    j_crit_ma_cm2: float = 1.5               # lithium-metal short above this current density (at sigma_ref)
+    noise_k0: float = 0.15                   # log-normal sd of the cell's K0
+    noise_a0: float = 0.01                   # sd of the made cell's active-area fraction
+    noise_eca: float = 0.002                 # sd of the weighed ECA fraction
+    noise_j_crit: float = 0.1                # log-normal sd of the short threshold
+    noise_readout: float = 0.003             # capacity read-out gain error per cycle
+    noise_porosity: float = 0.005            # sd of measured porosity
+    noise_active: float = 0.02               # sd of measured active-area fraction
+    k_u: float | None = None                 # transport capacity loss; None: derived (PCA thick 4.85 @ 0.2 C)
+
+    def __post_init__(self):
+        if self.k_u is None:
+            object.__setattr__(self, "k_u", _k_u(self))
+
+    def of(self, name: str, process: str):
+        """A per-process constant (porosity_window, wetting, cracking) for ``process``."""
+        return getattr(self, name)[PROCESSES.index(process)]
 
 
 @dataclass(frozen=True)
@@ -89,54 +125,69 @@ def _arr(ea_j_mol: float, temperature_c: float) -> float:
     return math.exp(-ea_j_mol / R_GAS * (1.0 / (temperature_c + 273.15) - 1.0 / T_REF_K))
 
 
-def _k_u() -> float:
-    """K_U such that PCA thick (in-situ, 28.6 mg cm-2, d nominal, 5 % ECA, 60 C, 4.2 V) gives 4.85 mAh cm-2 at 0.2 C."""
-    a0 = (1 - 0.0205 / 0.45) * math.exp(-0.002 * (28.6 - 12.7))
+def _bump(eca: float, lab: LabConstants) -> float:
+    x = max(0.0, eca) / lab.eca_optimum
+    return x * math.exp(1 - x)                       # 1 at the ECA optimum
+
+
+def _k_u(lab: LabConstants) -> float:
+    """K_U such that PCA thick (in-situ, 28.6 mg cm-2, nominal porosity, 5 % ECA, 60 C, 4.2 V) gives 4.85 mAh cm-2
+    at 0.2 C (≈ 0.00565 in the seed's lab)."""
+    ins = "in_situ_polymerized"
+    a0 = lab.of("wetting", ins) * (1 - _NOMINAL_POROSITY[ins] / 0.45) * math.exp(
+        -lab.loading_contact_loss * (28.6 - 12.7))
+    s_ratio = (0.20 + 0.23) / (0.20 + 0.23 * _bump(0.05, lab))   # sigma at the optimum / sigma at 5 % ECA
     ell2, c = (28.6 / 12.7) ** 2, 2.0
     q_target = 4.85 / 28.6 * 1000
-    return (190 * a0 ** 0.2 / (1 + K_K * c / a0) / q_target - 1) / (c * ell2)
+    return (190 * a0 ** 0.2 / (1 + lab.k_k * c / a0) / q_target - 1) / (c * ell2 * s_ratio)
 
 
-K_U = _k_u()   # ≈ 0.00565
-
-
-def _conditions(r: Recipe, eca: float, a0_shift: float) -> dict:
+def _conditions(r: Recipe, eca: float, a0_shift: float, lab: LabConstants) -> dict:
     """Microstructure, binder and rate terms of a recipe; eca and a0_shift carry the sample-to-sample noise."""
-    lo, hi = _PORE[r.process]
+    lo, hi = lab.of("porosity_window", r.process)
     phi = hi - r.densification_frac * (hi - lo)
-    a0 = _WET[r.process] * (1 - phi / 0.45) * math.exp(-0.002 * max(0.0, r.loading_mg_cm2 - 12.7)) + a0_shift
+    a0 = lab.of("wetting", r.process) * (1 - phi / 0.45) * math.exp(
+        -lab.loading_contact_loss * max(0.0, r.loading_mg_cm2 - 12.7)) + a0_shift
     a0 = min(1.0, max(0.02, a0))
-    x = max(0.0, eca) / 0.05
-    bump = x * math.exp(1 - x)                       # ECA optimum at 5 wt %
-    sigma = (0.20 + 0.23 * bump) * _arr(35e3, r.temperature_c)
+    bump = _bump(eca, lab)
+    sigma = (0.20 + 0.23 * bump) * _arr(lab.ea_binder_j_mol, r.temperature_c)
     s_ratio = SIGMA_REF_MS_CM / sigma
     c, ell2 = r.c_rate / 0.1, (r.loading_mg_cm2 / 12.7) ** 2
-    d_e = 0.10 * bump                                 # oxidative-stability gain, V
-    crack = 1 + _KAPPA[r.process] * max(0.0, r.densification_frac - 0.6) ** 2 / 0.16
-    base = (math.exp((r.voltage_max_v - 4.2 - (d_e - 0.10)) / 0.07) * _arr(50e3, r.temperature_c)
-            * c ** -0.5 * crack)                     # k / (K0 (1 + C_H h^Q))
-    q0 = (190 * (1 + 0.5 * (r.voltage_max_v - 4.2)) * a0 ** 0.2 / (1 + K_U * c * ell2 * s_ratio)
-          / (1 + K_K * c / (a0 * _arr(60e3, r.temperature_c))))
+    d_e = lab.eca_stability_v * bump                  # oxidative-stability gain, V
+    crack = 1 + lab.of("cracking", r.process) * max(0.0, r.densification_frac - lab.crack_onset) ** 2 / 0.16
+    base = (math.exp((r.voltage_max_v - 4.2 - (d_e - lab.eca_stability_v)) / lab.oxidation_scale_v)
+            * _arr(lab.ea_decomposition_j_mol, r.temperature_c) * c ** -0.5 * crack)   # k / (K0 (1 + C_H h^Q))
+    q0 = (190 * (1 + 0.5 * (r.voltage_max_v - 4.2)) * a0 ** 0.2 / (1 + lab.k_u * c * ell2 * s_ratio)
+          / (1 + lab.k_k * c / (a0 * _arr(lab.ea_kinetic_j_mol, r.temperature_c))))
     return dict(phi=phi, a0=a0, sigma=sigma, base=base, g=math.sqrt(c) * s_ratio, t=c * ell2 * s_ratio, q0=q0)
 
 
-def _damage(a0, base, g, t, n, k0=K0, c_h=C_H, q=Q_EXP, d_t=D_T):
-    """Damage D_n at the start of cycles 1..n (D_1 = 0) and the per-cycle decomposition k_n."""
+def damage(a0: float, base: float, g: float, t: float, n: int, lab: LabConstants, k0: float | None = None):
+    """Damage D_n at the start of cycles 1..n (D_1 = 0) and the per-cycle decomposition k_n (k0: the cell's K0)."""
+    k0 = lab.k0 if k0 is None else k0
+    c_h, q, lam = lab.c_h, lab.q_exp, lab.contact_loss
     d_list, k_list = [0.0] * n, [0.0] * n
-    d, ht = 0.0, d_t * t
+    d, ht = 0.0, lab.d_t * t
     for i in range(n):
         d_list[i] = d
         if d >= 1.0:
             continue
-        a = a0 * (1 - LAMBDA * d)
+        a = a0 * (1 - lam * d)
         k = k0 * base * (1 + c_h * ((1 - a) / a * g + ht) ** q)
         k_list[i] = k
         d += k
     return np.array(d_list), np.array(k_list)
 
 
-def simulate(recipe: Recipe, n_cycles: int = 500, *, seed: int | None = 0, noise: bool = True) -> CellResult:
-    """Make and cycle one cell. Same recipe, n_cycles and seed give the same result."""
+def conditions(recipe: Recipe, lab: LabConstants) -> dict:
+    """The noise-free microstructure, binder and rate terms of a recipe in ``lab`` (what `damage` takes)."""
+    return _conditions(recipe, recipe.eca_wt_frac, 0.0, lab)
+
+
+def simulate(recipe: Recipe, n_cycles: int = 500, *, seed: int | None = 0, noise: bool = True,
+             lab: LabConstants = LabConstants()) -> CellResult:
+    """Make and cycle one cell in ``lab`` (default: the seed's). Same recipe, n_cycles, seed and lab give the same
+    result."""
     if not isinstance(n_cycles, int) or n_cycles < 1:
         raise InputError("n_cycles must be a positive integer.", column="n_cycles", expected="an int >= 1",
                          found=n_cycles)
@@ -145,41 +196,43 @@ def simulate(recipe: Recipe, n_cycles: int = 500, *, seed: int | None = 0, noise
     z_read = rng.standard_normal(n_cycles)
     if not noise:
         z[:], z_read[:] = 0.0, 0.0
-    cond = _conditions(recipe, recipe.eca_wt_frac + 0.002 * z[0], 0.01 * z[1])
+    cond = _conditions(recipe, recipe.eca_wt_frac + lab.noise_eca * z[0], lab.noise_a0 * z[1], lab)
     a0, q0 = cond["a0"], cond["q0"]
-    d, k = _damage(a0, cond["base"], cond["g"], cond["t"], n_cycles, k0=K0 * math.exp(0.15 * z[2]))
+    d, k = damage(a0, cond["base"], cond["g"], cond["t"], n_cycles, lab, k0=lab.k0 * math.exp(lab.noise_k0 * z[2]))
     retention = np.maximum(0.0, 1.0 - d)
     areal = recipe.loading_mg_cm2 * q0 / 1000
     # lithium-metal short: current density above a conductivity-dependent critical value
-    j, j_crit = recipe.c_rate * areal, 1.5 * math.sqrt(cond["sigma"] / SIGMA_REF_MS_CM) * math.exp(0.1 * z[3])
+    j = recipe.c_rate * areal
+    j_crit = lab.j_crit_ma_cm2 * math.sqrt(cond["sigma"] / SIGMA_REF_MS_CM) * math.exp(lab.noise_j_crit * z[3])
     shorted = j > j_crit
     short_cycle = max(1, math.ceil(10 * (j_crit / j) ** 2)) if shorted else None
     if shorted and short_cycle <= n_cycles:
         retention[short_cycle - 1:] = 0.0
         k[short_cycle - 1:] = 0.0
     alive = retention > 0
-    read = 1 + 0.003 * z_read                         # one read-out gain error per cycle, charge and discharge
+    read = 1 + lab.noise_readout * z_read             # one read-out gain error per cycle, charge and discharge
     discharge = q0 * retention * read
     plateau = PLATEAU_PER_DEFECT * (1 - a0) * q0 if a0 < 0.8 else 0.0
     charge = q0 * (retention + k) * read
     charge[0] += (FIRST_CYCLE_LOSS_FRAC * q0 + plateau) * read[0] if alive[0] else 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         ce = np.where(charge > 0, discharge / charge, np.nan)
-    a_n = a0 * (1 - LAMBDA * np.minimum(d, 1.0))
+    a_n = a0 * (1 - lab.contact_loss * np.minimum(d, 1.0))
     r_int = np.where(alive, R0_OHM_CM2 / a_n * (1 + 4 * d), np.nan)
     to_80, censored = cycle_life.first_below(np.arange(1, n_cycles + 1), retention, 80)
     last = int(np.flatnonzero(alive)[-1]) + 1 if alive.any() else 0
-    meas_phi = min(1.0, max(0.0, cond["phi"] + 0.005 * z[4]))
-    meas_a = min(1.0, max(0.0, a0 + 0.02 * z[5]))
+    meas_phi = min(1.0, max(0.0, cond["phi"] + lab.noise_porosity * z[4]))
+    meas_a = min(1.0, max(0.0, a0 + lab.noise_active * z[5]))
     return CellResult(recipe, cond["phi"], a0, meas_phi, meas_a, q0, areal, bool(shorted), discharge, retention,
                       r_int, None if censored else to_80, charge, ce, cond["sigma"], short_cycle,
                       last, plateau, recipe.loading_mg_cm2 * ELECTRODE_AREA_CM2)
 
 
-def seed_recipes() -> dict[str, Recipe]:
-    """The seed's four cells (60 C, 4.2 V, 0.1 C, 5 % ECA as in the calibration table), at nominal porosity."""
+def seed_recipes(lab: LabConstants = LabConstants()) -> dict[str, Recipe]:
+    """The seed's four cells (60 C, 4.2 V, 0.1 C, 5 % ECA as in the calibration table): each densified to the
+    seed's porosity in ``lab``'s porosity window."""
     def d_nominal(p):
-        lo, hi = _PORE[p]
+        lo, hi = lab.of("porosity_window", p)
         return (hi - _NOMINAL_POROSITY[p]) / (hi - lo)
     cold, hot, ins = PROCESSES
     return {"Cal": Recipe(cold, 12.7, d_nominal(cold), 0.05),

@@ -13,7 +13,7 @@ import polars as pl
 
 from lake import cycle_life
 from lake.recipe import BOUNDS, MICROSTRUCTURE, RECIPE, read as read_recipes
-from virtual_lab.lab import CellResult, Recipe, simulate
+from virtual_lab.lab import CellResult, LabConstants, Recipe, simulate
 
 Lab = Callable[[Sequence[dict]], pl.DataFrame]
 
@@ -53,14 +53,15 @@ def recipe_of(params: dict) -> Recipe:
 
 
 def virtual_lab(n_cycles: int = 300, seed: int = 0, retention_cycles: Sequence[int] = (300,),
-                noise: bool = True) -> Lab:
-    """A lab that makes and tests each recipe in the virtual lab for ``n_cycles`` (a fresh seed per cell)."""
+                noise: bool = True, lab: LabConstants = LabConstants()) -> Lab:
+    """A lab that makes and tests each recipe in the virtual lab ``lab`` (default: the seed's; others from
+    `virtual_lab.variants.variant(k)`) for ``n_cycles`` (a fresh seed per cell)."""
     rng = np.random.default_rng(seed)
 
     def run(recipes: Sequence[dict]) -> pl.DataFrame:
         rows = []
         for params in recipes:
-            res = simulate(recipe_of(params), n_cycles, seed=int(rng.integers(2**63 - 1)), noise=noise)
+            res = simulate(recipe_of(params), n_cycles, seed=int(rng.integers(2**63 - 1)), noise=noise, lab=lab)
             rows.append(life_row(res, retention_cycles))
         return frame_of(rows)
     return run
@@ -95,9 +96,10 @@ def objective_value(res: CellResult, objective: str) -> float:
     raise ValueError(f"unknown objective {objective!r}")
 
 
-def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300):
+def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300,
+                   lab: LabConstants = LabConstants()):
     """Play the lab for a `cathode propose --out` file (or any cells.csv with recipes): make and test each row in
-    the virtual lab and write folder/cells.csv (the rows with measured microstructure and masses, `proposal_id`
+    the virtual lab ``lab`` and write folder/cells.csv (the rows with measured microstructure and masses, `proposal_id`
     kept) and folder/cycles.csv, ready for `cathode ingest`. Returns the two paths; a bad row writes nothing."""
     import csv
     from pathlib import Path
@@ -108,7 +110,7 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300)
     rng = np.random.default_rng(seed)
     cells, cycles = [], []
     for row in rows:
-        res = simulate(recipe_of(row), n_cycles, seed=int(rng.integers(2**63 - 1)))
+        res = simulate(recipe_of(row), n_cycles, seed=int(rng.integers(2**63 - 1)), lab=lab)
         cells.append({**row, "voltage_min_v": VOLTAGE_MIN_V, "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,

@@ -133,10 +133,10 @@ def test_an_empty_lake_gets_a_space_filling_batch(cli, lake, tmp_path):
     (("--objective", "lifetime"), "unknown objective"),
     (("--n", "0"), "positive integer"),
 ])
-def test_bad_propose_inputs_write_nothing(cli, demo, args, message):
+def test_bad_propose_inputs_write_nothing(cli, demo, args, message):      # usage errors: exit 2
     before = lake_state(demo)
     code, _, err = cli("--lake", demo, "propose", *args)
-    assert code == 1 and message in err and err.count("\n") == 1
+    assert code == 2 and message in err and err.count("\n") == 1
     assert lake_state(demo) == before
     assert store.query(demo, "SELECT count(*) AS n FROM proposal_records")["n"][0].as_py() == 0
 
