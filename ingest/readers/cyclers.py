@@ -10,6 +10,8 @@ restart each step (Neware, Maccor) or maybe each cycle (Arbin); the vendor's own
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.readers import Reading, register
+from ingest.readers.text import head_lines, utf8_source
 from lake.errors import CathodeLakeError, InputError
 
 REQUIRED = ("test_time_second", "voltage_volt", "current_ampere")
@@ -155,21 +158,20 @@ def library_errors(path: Path, expected: str, library: str):
                          found=one_line(exc)) from exc
 
 
-def head_lines(head: bytes, count: int = 2) -> list[str]:
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    return text.splitlines()[:count]
-
-
-def read_csv(path: Path, separator: str = ",", **options) -> pl.DataFrame:
-    """polars CSV with the settings every vendor export needs (lossy decoding of cp1252/GBK headers);
-    a last line cut short (file copied while the cycler was still writing, or truncated) is an InputError."""
-    df = pl.read_csv(path, separator=separator, encoding="utf8-lossy", infer_schema_length=None,
+def read_csv(path: "Path | bytes", separator: str = ",", *, name: Path | None = None, **options) -> pl.DataFrame:
+    """polars CSV with the settings every vendor export needs (UTF-8, UTF-16 or cp1252, see text.py; ``path`` may
+    also be UTF-8 bytes); a last line cut short (file copied while the cycler was still writing) is an InputError."""
+    source = io.BytesIO(path) if isinstance(path, bytes) else utf8_source(path)
+    df = pl.read_csv(source, separator=separator, encoding="utf8-lossy", infer_schema_length=None,
                      truncate_ragged_lines=True, **options)
-    with open(path, "rb") as handle:
-        handle.seek(max(0, handle.seek(0, 2) - 65536))
-        last = handle.read().rsplit(b"\n", 1)[-1]
+    if isinstance(source, io.BytesIO):
+        last = source.getvalue()[-65536:].rsplit(b"\n", 1)[-1]
+    else:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - 65536))
+            last = handle.read().rsplit(b"\n", 1)[-1]
     if last.strip() and last.count(separator.encode()) + 1 < df.width:
-        raise InputError("the last line is cut short: the file looks truncated.", file=str(path), row=df.height,
+        raise InputError("the last line is cut short: the file looks truncated.", file=str(name or path), row=df.height,
                          expected=f"{df.width} fields", found=f"{last.count(separator.encode()) + 1}")
     return df
 
@@ -325,7 +327,7 @@ def _is_bdf(head: bytes, path: Path) -> bool:
         except Exception:  # noqa: BLE001 - an unreadable footer is simply not BDF
             return False
     lines = head_lines(head, 1)
-    return bool(lines) and _bdf_header(lines[0].split(","))
+    return bool(lines) and _bdf_header(next(csv.reader(lines[:1])))
 
 
 def _read_bdf_csv(path: Path) -> pa.Table:
@@ -335,7 +337,7 @@ def _read_bdf_csv(path: Path) -> pa.Table:
     for label, name in list(BDF_LABELS.items()) + [(n, n) for n in _BDF_NAMES]:
         types[label] = (pa.int64() if name in INT_COLUMNS else pa.string() if name == "step_type"
                         else pa.float64())
-    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding="utf8"),
+    return pacsv.read_csv(utf8_source(path), read_options=pacsv.ReadOptions(encoding="utf8"),
                           convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
 
 

@@ -22,6 +22,7 @@ from ingest.readers import Reading, register
 from ingest.readers.cyclers import (accumulate, head_lines, iso_utc, library_errors, local_time_warning,
                                     local_to_unix, one_line, read_csv, snake, step_type_expr, to_timeseries,
                                     with_net_capacity)
+from ingest.readers.text import utf8_bytes
 from lake.errors import InputError
 
 _FASTNDA = {"index": "record_index", "total_time_s": "test_time_second", "unix_time_s": "unix_time_second",
@@ -278,9 +279,14 @@ def _btsda_mass(df: pl.DataFrame) -> dict:
 def read_btsda_csv(path: Path, *, timezone: str | None = None, **options) -> Reading:
     """Units come from the headers (A/mA/µA, V/mV, Ah/mAh/mAs, Wh/mWh/mWs); Date is local time."""
     path = Path(path)
-    notes = []
     with library_errors(path, "a Neware BTSDA CSV export", "polars"):
         df = read_csv(path)
+    return _btsda_reading(df, path, timezone)
+
+
+def _btsda_reading(df: pl.DataFrame, path: Path, timezone: str | None) -> Reading:
+    notes = []
+    with library_errors(path, "a Neware BTSDA CSV export", "polars"):
         exprs = {col: _btsda_column(col, timezone) for col in df.columns}
         kept = [c for c, e in exprs.items() if e is None or _split_unit(c)[0] == "date"]  # -> raw_*
         df = df.select([e for e in exprs.values() if e is not None] + kept)
@@ -293,3 +299,52 @@ def read_btsda_csv(path: Path, *, timezone: str | None = None, **options) -> Rea
     meta = {"instrument": "Neware BTSDA export", "reader_version": f"polars {pl.__version__}",
             "cycle_count_rule": "vendor cycle index (BTSDA Cycle Index)"} | _btsda_mass(df)
     return Reading({"timeseries": to_timeseries(df, path)}, meta, tuple(notes))
+
+
+# ---------------------------------------------------------------- BTSDA CSV export, all three layers
+
+def _fields(line: str) -> list[str]:
+    return [f.strip().strip('"') for f in line.split(",")]
+
+
+def _is_btsda_layers(head: bytes, path: Path) -> bool:
+    """Cycle rows, step rows (one leading empty field) and record rows (two) interleaved under three headers."""
+    lines = head_lines(head, 3)
+    return (len(lines) == 3 and _split_unit(_fields(lines[0])[0])[0] in ("cycle index", "cycle id")
+            and lines[1].startswith(",") and not lines[1].startswith(",,") and lines[2].startswith(",,"))
+
+
+@register("neware_btsda_layers", suffixes=(".csv",), sniff=_is_btsda_layers, library="polars",
+          description="Neware BTSDA CSV export with cycle, step and record layers interleaved")
+def read_btsda_layers(path: Path, *, timezone: str | None = None, **options) -> Reading:
+    """Each record row inherits the cycle index of the cycle row and the step index/type of the step row above it;
+    the records are then read as a flat BTSDA export (cycle and step summaries are BTSDA's, derived, not kept)."""
+    path = Path(path)
+    lines = utf8_bytes(path).decode("utf-8", errors="replace").splitlines()
+    step_head, record_head = _fields(lines[1]), _fields(lines[2])
+    keys = {_split_unit(h)[0]: i for i, h in enumerate(step_head)}
+    s_index, s_type = keys.get("step index", keys.get("step id")), keys.get("step type", keys.get("step name"))
+    if s_index is None:
+        raise InputError("the step layer has no step index.", file=str(path), row=2,
+                         expected="'Step Index' in the second header line", found=lines[1][:80])
+    skip = next((i for i, h in enumerate(record_head) if h), 2)   # leading empty fields = leading commas
+    names = record_head[skip:]
+    taken = {_split_unit(h)[0] for h in names}
+    prefix = [h for h, base in (("Cycle Index", "cycle index"), ("Step Index", "step index"),
+                                ("Step Type", "step type")) if base not in taken]
+    out, cycle, step = [",".join(prefix + names)], "", ["", ""]
+    for number, line in enumerate(lines[3:], start=4):
+        if not line.strip():
+            continue
+        if not line.startswith(","):
+            cycle = line.split(",", 1)[0].strip()
+        elif not line.startswith(",,"):
+            f = line.split(",")
+            step = [f[s_index].strip() if s_index < len(f) else "", f[s_type].strip() if s_type is not None
+                    and s_type < len(f) else ""]
+        else:
+            values = {"Cycle Index": cycle, "Step Index": step[0], "Step Type": step[1]}
+            out.append(",".join([values[p] for p in prefix] + [line[skip:]]) if prefix else line[skip:])
+    with library_errors(path, "a Neware BTSDA layered CSV export", "polars"):
+        df = read_csv("\n".join(out).encode(), name=path)
+    return _btsda_reading(df, path, timezone)
