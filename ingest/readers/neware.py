@@ -1,7 +1,8 @@
 """Neware: BTS 8.x .ndax and legacy .nda binaries (read by fastnda), and BTSDA CSV exports (read by polars).
 
-Cycle numbering is the vendor's own (BTSDA's Cycle Index, fastnda ``cycle_mode="raw"``); where a file has none,
-fastnda derives it (``"auto"``), and the reading says so in ``warnings`` and ``meta["cycle_count_rule"]``.
+Cycle numbering is BTSDA's Cycle Index: the stored counter (fastnda ``cycle_mode="raw"``) unless it is of the
+loop-only kind BTSDA does not show (rule in neware_cycles.py); where a file has none, fastnda derives it (``"auto"``);
+the reading says which in ``warnings`` and ``meta["cycle_count_rule"]``.
 Neware current is positive on charge; Neware capacities/energies restart at every step: the vendor value is kept as
 ``step_net_capacity_ah`` (sign of the current) and the BDF test-cumulative columns are built from it.
 """
@@ -22,6 +23,7 @@ from ingest.readers import Reading, register
 from ingest.readers.cyclers import (accumulate, head_lines, iso_utc, library_errors, local_time_warning,
                                     local_to_unix, one_line, read_csv, snake, step_type_expr, to_timeseries,
                                     with_net_capacity)
+from ingest.readers.neware_cycles import vendor_cycles
 from ingest.readers.text import utf8_bytes
 from lake.errors import InputError
 
@@ -177,18 +179,22 @@ def _check_bts9_length(path: Path) -> None:
                          expected=f"at least {max(ends)} bytes", found=f"{size} bytes")
 
 
-def _reading(path: Path, suffix: str, meta_of) -> Reading:
+def _reading(path: Path, suffix: str, meta_of, cycle_mode: str | None = None) -> Reading:
     import fastnda
 
     df, metadata, notes = _fastnda_read(path, suffix)
     auto = any("Raw cycle column missing" in n for n in notes)
     with library_errors(path, f"a Neware {suffix} file", "fastnda"):
         canonical = _from_fastnda(df)
+    rule = "fastnda auto (file has no cycle index)"
+    if not auto:
+        canonical, rule, cycle_notes = vendor_cycles(canonical, cycle_mode)
+        notes += cycle_notes
     table = to_timeseries(canonical, path)
     if suffix == ".nda" and metadata.get("nda_version") in (129, 130):
         _check_bts9_length(path)
     meta = {k: v for k, v in meta_of(metadata).items() if v not in (None, "")}
-    meta["cycle_count_rule"] = "fastnda auto (file has no cycle index)" if auto else "vendor cycle index (raw)"
+    meta["cycle_count_rule"] = rule
     meta["reader_version"] = f"fastnda {fastnda.__version__}"
     first = canonical.select(pl.col("unix_time_second") - pl.col("test_time_second")).row(0)[0]
     if first is not None:
@@ -202,14 +208,14 @@ def _reading(path: Path, suffix: str, meta_of) -> Reading:
 
 @register("neware_ndax", suffixes=(".ndax",), sniff=_is_ndax, library="fastnda",
           description="Neware BTS 8.x binary (.ndax)")
-def read_ndax(path: Path, **options) -> Reading:
-    return _reading(Path(path), ".ndax", _ndax_meta)
+def read_ndax(path: Path, *, cycle_mode: str | None = None, **options) -> Reading:
+    return _reading(Path(path), ".ndax", _ndax_meta, cycle_mode)
 
 
 @register("neware_nda", suffixes=(".nda",), sniff=_is_nda, library="fastnda",
           description="Neware legacy binary (.nda, BTS 7/9)")
-def read_nda(path: Path, **options) -> Reading:
-    return _reading(Path(path), ".nda", _nda_meta)
+def read_nda(path: Path, *, cycle_mode: str | None = None, **options) -> Reading:
+    return _reading(Path(path), ".nda", _nda_meta, cycle_mode)
 
 
 # ---------------------------------------------------------------- BTSDA CSV export
