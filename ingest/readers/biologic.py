@@ -127,16 +127,36 @@ def _unique(name: str, taken) -> str:
     return candidate
 
 
+def _impedance(cols: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Z of every row, from Re(Z)/-Im(Z), or from |Z| and Phase(Z) (an .mpr of a Modulo Bat with PEIS)."""
+    if "Re(Z)/Ohm" in cols and "-Im(Z)/Ohm" in cols:
+        return np.asarray(cols["Re(Z)/Ohm"], np.float64) - 1j * np.asarray(cols["-Im(Z)/Ohm"], np.float64)
+    if "|Z|/Ohm" in cols and "Phase(Z)/deg" in cols:
+        return np.asarray(cols["|Z|/Ohm"], np.float64) * np.exp(1j * np.radians(np.asarray(cols["Phase(Z)/deg"],
+                                                                                            np.float64)))
+    return None
+
+
 def _tables(path: Path, cols: dict[str, np.ndarray], start_unix: float | None) -> dict[str, pa.Table]:
-    if all(c in cols for c in EIS_COLUMNS):
-        freq = np.asarray(cols["freq/Hz"], np.float64)
-        z = np.asarray(cols["Re(Z)/Ohm"], np.float64) - 1j * np.asarray(cols["-Im(Z)/Ohm"], np.float64)
-        extra = {_unique(snake(k), ()): _raw(v) for k, v in cols.items() if k not in EIS_COLUMNS}
-        return {"eis_points": eis_table(path, freq, z, cols.get("cycle number"), extra)}
-    if "time/s" not in cols:
-        raise InputError("no time/s column: not a technique this reader knows.", file=str(path),
-                         expected="time/s or freq/Hz", found=sorted(cols)[:8])
-    return {"timeseries": _timeseries(cols, start_unix)}
+    """Impedance rows (freq > 0) -> eis_points; the other rows (cycling, waits: freq = 0 or no freq column)
+    -> timeseries. A Modulo Bat or GEIS sequence holds both; each table gets its own rows."""
+    z = _impedance(cols) if "freq/Hz" in cols else None
+    imp = (np.asarray(cols["freq/Hz"], np.float64) > 0) if z is not None else np.zeros(len(next(iter(cols.values()))),
+                                                                                      bool)
+    tables = {}
+    if imp.any():
+        sub = {k: np.asarray(v)[imp] for k, v in cols.items()}
+        block = np.cumsum(np.r_[True, imp[1:] & ~imp[:-1]])[imp]      # a run of impedance rows = one sweep at least
+        group = block * 1_000_000 + np.asarray(sub.get("cycle number", np.zeros(len(block))), np.int64)
+        extra = {_unique(snake(k), ()): _raw(v) for k, v in sub.items() if k not in EIS_COLUMNS}
+        tables["eis_points"] = eis_table(path, sub["freq/Hz"], z[imp], group, extra)
+    if not imp.all():
+        if "time/s" not in cols:
+            raise InputError("no time/s column: not a technique this reader knows.", file=str(path),
+                             expected="time/s or freq/Hz", found=sorted(cols)[:8])
+        rest = {k: np.asarray(v)[~imp] for k, v in cols.items()} if imp.any() else cols
+        tables["timeseries"] = _timeseries(rest, start_unix)
+    return tables
 
 
 def _meta(path: Path, kind: str, reader_version: str, started: datetime | None, technique: str | None,
@@ -145,6 +165,11 @@ def _meta(path: Path, kind: str, reader_version: str, started: datetime | None, 
             "file_kind": kind,
             "technique": technique, "started_at_local": started.isoformat() if started else None,
             "cycle_rule": "EC-Lab cycle number (0-based); .mpr without it: half cycle // 2"}
+
+
+def _text_export(path: Path) -> Path | None:
+    """The EC-Lab text export of the same run: `<stem>.mpt` beside the .mpr (any case of the suffix)."""
+    return next((c for c in (path.with_suffix(".mpt"), path.with_suffix(".MPT")) if c.is_file()), None)
 
 
 # ---- .mpr (galvani) ----------------------------------------------------------------------------------------
@@ -177,7 +202,16 @@ def read_mpr(path: Path, **options) -> Reading:
                     cols[name] = np.array(data[name])
         except Exception as exc:  # galvani raises ValueError, AssertionError, struct errors on damaged files
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-            raise InputError("galvani could not read this .mpr.", file=str(path),
+            export = _text_export(path)
+            if isinstance(exc, NotImplementedError) and export:   # a column galvani does not know yet
+                reading = read_mpt(export, **options)
+                note = (f"galvani cannot read this .mpr ({detail}); its rows were read from the text export "
+                        f"{export.name} beside it.")
+                return Reading(reading.tables, reading.meta | {"file_kind": "mpr via mpt", "read_from": export.name},
+                               (note, *reading.warnings))
+            hint = " (export it as .mpt from EC-Lab and put it beside the .mpr)" if isinstance(
+                exc, NotImplementedError) else ""
+            raise InputError(f"galvani could not read this .mpr{hint}.", file=str(path),
                              expected="a complete EC-Lab .mpr", found=detail) from exc
     if not len(data):
         raise InputError("the .mpr holds no data points.", file=str(path))
