@@ -8,6 +8,8 @@ signature; this module only checks what impedance.py does not (empty result, non
 from __future__ import annotations
 
 import re
+import tempfile
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -17,8 +19,8 @@ import pyarrow as pa
 from lake.errors import InputError
 
 from . import Reading, register
+from .text import decode_head, encoding_of, utf8_bytes
 
-BOM = b"\xef\xbb\xbf"
 
 
 def library_version(dist: str) -> str:
@@ -65,9 +67,9 @@ def eis_table(path: Path, freq, z, group=None, extra: dict | None = None) -> pa.
     return pa.table(columns)
 
 
-def _check_last_row(path: Path) -> None:
+def _check_last_row(source: Path, path: Path) -> None:
     """A file cut off mid-row (no final newline and fewer fields than the row before) is refused."""
-    with open(path, "rb") as handle:
+    with open(source, "rb") as handle:
         handle.seek(0, 2)
         size = handle.tell()
         handle.seek(max(0, size - 8192))
@@ -85,6 +87,20 @@ def _check_last_row(path: Path) -> None:
                              "latin-1"))
 
 
+@contextmanager
+def _as_utf8(path: Path):
+    """impedance.py opens files itself (mostly as UTF-8): a UTF-16, BOM or cp1252 export is handed over re-encoded."""
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if encoding_of(head) == "utf-8":
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="cathode-eis-") as folder:
+        copy = Path(folder) / path.name
+        copy.write_bytes(utf8_bytes(path))
+        yield copy
+
+
 def _read(path: Path, instrument: str, label: str, model: str | None = None) -> Reading:
     """Parse with impedance.py's reader for ``instrument``; any library failure becomes one InputError."""
     from impedance.preprocessing import readFile
@@ -92,13 +108,14 @@ def _read(path: Path, instrument: str, label: str, model: str | None = None) -> 
     path = Path(path)
     if path.stat().st_size == 0:
         raise InputError(f"empty file, not a {label} spectrum.", file=str(path))
-    _check_last_row(path)
-    try:
-        freq, z = readFile(str(path), instrument=instrument)
-    except Exception as exc:  # impedance.py raises IndexError, ValueError, UnboundLocalError ... on bad input
-        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        raise InputError(f"impedance.py could not read this {label} file.", file=str(path),
-                         expected=f"a complete {label} impedance export", found=detail) from exc
+    with _as_utf8(path) as source:
+        _check_last_row(source, path)
+        try:
+            freq, z = readFile(str(source), instrument=instrument)
+        except Exception as exc:  # impedance.py raises IndexError, ValueError, UnboundLocalError ... on bad input
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            raise InputError(f"impedance.py could not read this {label} file.", file=str(path),
+                             expected=f"a complete {label} impedance export", found=detail) from exc
     meta = {"instrument": label if not model else f"{label} ({model})", "reader_version":
             library_version("impedance"), "impedance_py_instrument": instrument}
     table = eis_table(path, freq, z)
@@ -107,7 +124,7 @@ def _read(path: Path, instrument: str, label: str, model: str | None = None) -> 
 
 
 def _text(head: bytes) -> str:
-    return head.removeprefix(BOM).decode("latin-1")
+    return decode_head(head)
 
 
 def _model(head: bytes, pattern: str) -> str | None:
@@ -121,8 +138,20 @@ def _is_gamry(head: bytes, path: Path) -> bool:
     return text.startswith("EXPLAIN") and re.search(r"^TAG\tEIS", text, re.MULTILINE) is not None
 
 
+ZPLOT_COLUMNS = ("freq(hz)", "ampl", "bias", "time(sec)", "z'(a)", "z''(b)")
+
+
 def _is_zplot(head: bytes, path: Path) -> bool:
-    return _text(head).startswith("ZPLOT2 ASCII")
+    """ZPlot's full export ('ZPLOT2 ASCII' + comments), or the bare one: a '"ZPlotW …' title or none, then the
+    column row Freq(Hz), Ampl, Bias, Time(Sec), Z'(a), Z''(b) (impedance.py reads Z from columns 4 and 5)."""
+    text = _text(head)
+    if text.startswith("ZPLOT2 ASCII"):
+        return True
+    for line in text.splitlines()[:3]:
+        fields = tuple(f.strip().strip('"').lower() for f in re.split(r"\t|, ?", line))
+        if fields[:6] == ZPLOT_COLUMNS:
+            return True
+    return False
 
 
 def _is_parstat(head: bytes, path: Path) -> bool:
@@ -156,7 +185,7 @@ def read_gamry(path: Path, **options) -> Reading:
 
 
 @register("zplot_z", suffixes=(".z",), sniff=_is_zplot, library="impedance.py",
-          description="Scribner ZPlot/ZView impedance sweep (.z, 'ZPLOT2 ASCII')")
+          description="Scribner ZPlot/ZView impedance sweep (.z, 'ZPLOT2 ASCII' or bare column table)")
 def read_zplot(path: Path, **options) -> Reading:
     return _read(path, "zplot", "Scribner ZPlot")
 
