@@ -60,7 +60,7 @@ TABLES: tuple[Table, ...] = (
         ("summary", "VARCHAR", "", "what the commit added, e.g. '3 files, 40 cells, 12000 cycles'"),
     ), key=("lake_version",)),
     Table("sources", "catalog", "One row per file presented to the lake: ingested, or rejected with the reason. "
-          "A duplicate (same sha256 as an ingested file) adds no row.", _cols(
+          "A duplicate (same sha256 as an ingested file) adds no row, nor does a file rejected again.", _cols(
         ("sha256", "VARCHAR", "", "sha256 of the file's bytes: the file's identity"),
         ("original_name", "VARCHAR", "", "file name as given to `cathode ingest`"),
         ("original_path", "VARCHAR", "", "absolute path at ingest time"),
@@ -72,6 +72,8 @@ TABLES: tuple[Table, ...] = (
         ("reason", "VARCHAR", "", "why the file was rejected (file, row, column, expected, found)"),
         ("rows", "BIGINT", "", "rows the file added to the lake"),
         ("meta_json", "VARCHAR", "", "instrument metadata as JSON (barcode, channel, active mass, start time …)"),
+        ("warnings", "VARCHAR", "", "what the reader warned about, one warning per line (time zone unknown, cycle "
+         "numbering rule, text export used …); null when none"),
         ("ingested_at", "TIMESTAMPTZ", "UTC", "when the file was presented"),
         ("lake_version", "BIGINT", "", "the version that added the file (for a rejection: the version the lake "
          "was at, which a rejection does not raise)"),

@@ -1,4 +1,4 @@
-"""Cycler text/table exports: Maccor tab-separated text, TRI-flattened Arbin CSV, Battery Data Format (BDF).
+"""Cycler text/table exports: TRI-flattened Arbin CSV, Battery Data Format (BDF); Maccor is in maccor.py.
 
 Also holds the helpers every cycler reader shares (neware.py imports them): the canonical time-series columns,
 renaming vendor columns to BDF machine names, keeping the rest as ``raw_*``, and test-cumulative capacities.
@@ -188,68 +188,6 @@ def local_to_unix(column: str, fmt: str, timezone: str | None) -> pl.Expr:
 def local_time_warning(column: str) -> str:
     return (f"'{column}' is local wall-clock time without a time zone: unix_time_second left null "
             f"(pass timezone='Europe/Oslo' or similar to convert); the text is kept as raw_{snake(column)}.")
-
-
-# ---------------------------------------------------------------- Maccor
-
-_MACCOR_STATES = {"C": "chg", "D": "dchg", "R": "rest", "O": "other", "S": "status"}
-_MACCOR = {"Rec#": "record_index", "Cyc#": "cycle_count", "Step": "step_index", "Test (Sec)": "test_time_second",
-           "Step (Sec)": "step_time_second", "Volts": "voltage_volt", "DCIR/Ohms": "dc_internal_resistance_ohm"}
-
-
-def _is_maccor(head: bytes, path: Path) -> bool:
-    return any(line.startswith("Rec#\t") and "\tCyc#\t" in line for line in head_lines(head, 2))
-
-
-def _maccor_meta(first_line: str) -> dict:
-    """Header: "Today's Date … Date of Test:<tab>10/10/2019<tab> Filename:<tab>C:\\…\\X.052 Procedure: P.000<tab>
-    Comment/Barcode: 00001E"."""
-    fields = dict(re.findall(r"(Date of Test|Filename|Procedure|Comment/Barcode):\s*([^\t]*?)\s*(?=\t|\s\w+:|$)",
-                             first_line))
-    meta = {"instrument": "Maccor"}
-    if fields.get("Comment/Barcode"):
-        meta["barcode"] = fields["Comment/Barcode"]
-    if fields.get("Procedure"):
-        meta["step_program"] = fields["Procedure"]
-    if fields.get("Date of Test"):
-        meta["test_date_local"] = fields["Date of Test"]
-    channel = re.search(r"\.(\d{3})$", fields.get("Filename", ""))
-    if channel:  # Maccor names the data file by channel: *.052 = channel 52
-        meta["channel"] = int(channel.group(1))
-    return meta
-
-
-@register("maccor_text", suffixes=(".txt",), sniff=_is_maccor, library="polars",
-          description="Maccor tab-separated text export (*.NNN = channel; 1 header line, then a table)")
-def read_maccor(path: Path, *, timezone: str | None = None, **options) -> Reading:
-    """Current sign from State (C positive, D negative); Amp-hr/Watt-hr split by State and accumulated."""
-    path = Path(path)
-    with open(path, "rb") as handle:
-        lines = head_lines(handle.read(8192), 2)
-    skip = next((i for i, line in enumerate(lines) if line.startswith("Rec#\t")), None)
-    if skip is None:
-        raise InputError("not a Maccor text export.", file=str(path), expected="a 'Rec#<tab>Cyc#…' table header",
-                         found=lines[:2])
-    with library_errors(path, "a Maccor tab-separated export", "polars"):
-        df = read_csv(path, separator="\t", skip_rows=skip, null_values=["N/A"], quote_char=None)
-        df = df.filter(pl.col("Rec#").is_not_null())
-        state = pl.col("State").str.strip_chars()
-        amps = pl.col("Amps").cast(pl.Float64)
-        df = df.with_columns(
-            pl.when(state == "C").then(amps.abs()).when(state == "D").then(-amps.abs()).otherwise(amps)
-            .alias("current_ampere"),
-            state.replace(_MACCOR_STATES).str.to_lowercase().alias("step_type"),
-            *[pl.when(state == s).then(pl.col(c)).otherwise(0.0).alias(f"_{s}{c}")
-              for s in "CD" for c in ("Amp-hr", "Watt-hr")],
-            local_to_unix("DPt Time", "%m/%d/%Y %H:%M:%S", timezone),
-        ).rename({k: v for k, v in _MACCOR.items() if k in df.columns})
-        df = accumulate(df, ["cycle_count", "step_index"], {
-            "_CAmp-hr": "charging_capacity_ah", "_DAmp-hr": "discharging_capacity_ah",
-            "_CWatt-hr": "charging_energy_wh", "_DWatt-hr": "discharging_energy_wh"}, only_if_lower=True)
-        df = with_net_capacity(df.drop("_CAmp-hr", "_DAmp-hr", "_CWatt-hr", "_DWatt-hr", "Amps"))
-    meta = _maccor_meta(lines[0] if skip else "") | {"reader_version": f"polars {pl.__version__}"}
-    warnings = () if timezone else (local_time_warning("DPt Time"),)
-    return Reading({"timeseries": to_timeseries(df, path)}, meta, warnings)
 
 
 # ---------------------------------------------------------------- Arbin (TRI-flattened CSV)

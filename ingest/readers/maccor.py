@@ -1,0 +1,147 @@
+"""Maccor text exports, in the variants MIMS versions and export templates write (cellpy's and yadg's readers list
+the same ones):
+- raw export: one "Today's Date … Date of Test … Filename … Procedure … Comment/Barcode" line, then
+  ``Rec#, Cyc#, Step, Test (Sec)|Test (Min)|TestTime, Step (Sec)|…, Amp-hr, Watt-hr, Amps, Volts, State, …, DPt Time``;
+  TestTime as ``0d 00:00:00.0000`` in some versions (the EIS cycler record);
+- the KIT/SIMBA template: ``Name:``/``Channel:``/… metadata lines, a blank line, ``Rec, Cycle P, Cycle C, Step,
+  TestTime, StepTime, Cap. [Ah], Ener. [Wh], Current [A], Voltage [V], Md, …`` with times in minutes, decimal point or
+  comma, a trailing tab;
+- a comma-separated export (two preamble lines, ``Rec, Cycle C, Step, Test Time (sec), …, Current, Voltage``).
+Rules: the header is found by content in the first lines; current is signed by State/Md (C +, D −) where the file
+has one, else taken as written (already signed); capacities/energies restart each step and are accumulated
+(cyclers.accumulate); cycle_count is the vendor's (Cyc# counts from 0, Cycle C from 1; Cycle P kept raw).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from ingest.readers import Reading, register
+from ingest.readers.cyclers import (accumulate, library_errors, local_time_warning, local_to_unix, read_csv,
+                                    to_timeseries, with_net_capacity)
+from ingest.readers.text import head_lines
+from lake.errors import InputError
+
+_STATES = {"C": "chg", "D": "dchg", "R": "rest", "O": "other", "S": "status"}
+# canonical name -> vendor headers (lower case, first present wins)
+_NAMES = {"record_index": ("rec#", "rec"), "cycle_count": ("cyc#", "cycle c"), "step_index": ("step",),
+          "voltage_volt": ("volts", "voltage [v]", "voltage"), "_current": ("amps", "current [a]", "current"),
+          "_capacity": ("amp-hr", "cap. [ah]", "capacity"), "_energy": ("watt-hr", "ener. [wh]", "energy"),
+          "_state": ("state", "md"), "_stamp": ("dpt time",), "temperature_t1_celsius": ("temp 1",),
+          "dc_internal_resistance_ohm": ("dcir/ohms",)}
+# time headers -> seconds per unit (None: numbers in minutes, or 'Nd hh:mm:ss' text)
+_TIMES = {"test_time_second": {"test (sec)": 1.0, "test time (sec)": 1.0, "test (min)": 60.0, "testtime": None},
+          "step_time_second": {"step (sec)": 1.0, "step time (sec)": 1.0, "step (min)": 60.0, "steptime": None}}
+_STAMPS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p")
+LINES = 40
+
+
+def _split(line: str) -> list[str]:
+    return [f.strip().strip('"').lower() for f in re.split("\t" if "\t" in line else ",", line)]
+
+
+def _header_row(lines: list[str]) -> int | None:
+    for i, line in enumerate(lines):
+        fields = set(_split(line))
+        if fields & {"rec#", "rec"} and fields & {"cyc#", "cycle c", "cycle p"} and "step" in fields:
+            return i
+    return None
+
+
+def _is_maccor(head: bytes, path: Path) -> bool:
+    return _header_row(head_lines(head, LINES)) is not None
+
+
+def _meta(lines: list[str]) -> dict:
+    """The raw export's first line, or the template's 'Key:<tab>value' lines."""
+    text = "\t".join(lines)
+    fields = dict(re.findall(r"(Date of Test|Filename|Procedure|Comment/Barcode|Name|Channel|Started|Tester)"
+                             r":?[\t ,]+([^\t]*?)\s*(?=\t|\s\w+:|$)", text))
+    meta = {"instrument": "Maccor" + (f" ({fields['Tester']})" if fields.get("Tester") else "")}
+    if fields.get("Comment/Barcode"):
+        meta["barcode"] = fields["Comment/Barcode"]
+    if fields.get("Procedure"):
+        meta["step_program"] = fields["Procedure"]
+    if fields.get("Date of Test") or fields.get("Started"):
+        meta["test_date_local"] = fields.get("Date of Test") or fields["Started"]
+    channel = re.search(r"\.(\d{3})$", fields.get("Filename", "") or fields.get("Name", ""))
+    if fields.get("Channel", "").isdigit() or channel:  # Maccor names the data file by channel: *.052 = channel 52
+        meta["channel"] = int(fields["Channel"]) if fields.get("Channel", "").isdigit() else int(channel.group(1))
+    return meta
+
+
+def _number(col: str, strict: bool = True) -> pl.Expr:
+    """Vendor numbers with a decimal point or comma ('0,1377')."""
+    return pl.col(col).cast(pl.String).str.strip_chars().str.replace(",", ".", literal=True).cast(pl.Float64,
+                                                                                                strict=strict)
+
+
+def _seconds(col: str, per_unit: float | None) -> pl.Expr:
+    if per_unit is not None:
+        return _number(col) * per_unit
+    text = pl.col(col).cast(pl.String).str.strip_chars()
+    parts = text.str.extract_groups(r"^(\d+)d\s+(\d+):(\d+):(\d+(?:[.,]\d+)?)$")
+    clock = (parts.struct[0].cast(pl.Float64) * 86400 + parts.struct[1].cast(pl.Float64) * 3600
+             + parts.struct[2].cast(pl.Float64) * 60 + parts.struct[3].str.replace(",", ".").cast(pl.Float64))
+    return pl.coalesce(clock, _number(col, strict=False) * 60.0)      # a bare number under 'TestTime' is minutes (template)
+
+
+def _stamp(col: str | None, timezone: str | None) -> pl.Expr:
+    if col is None or timezone is None:
+        return pl.lit(None, pl.Float64).alias("unix_time_second")
+    exprs = [local_to_unix(col, fmt, timezone) for fmt in _STAMPS]
+    return pl.coalesce(exprs).alias("unix_time_second")
+
+
+@register("maccor_text", suffixes=(".txt", ".csv"), sniff=_is_maccor, library="polars",
+          description="Maccor text export (raw *.NNN = channel, KIT/SIMBA template, comma-separated; times in s, "
+                      "min or 'Nd hh:mm:ss')")
+def read_maccor(path: Path, *, timezone: str | None = None, **options) -> Reading:
+    path = Path(path)
+    with open(path, "rb") as handle:
+        lines = head_lines(handle.read(16384), LINES)
+    skip = _header_row(lines)
+    if skip is None:
+        raise InputError("not a Maccor text export.", file=str(path), expected="a 'Rec#/Rec, Cyc#/Cycle C, Step …' "
+                         "table header in the first lines", found=lines[:2])
+    separator = "\t" if "\t" in lines[skip] else ","
+    with library_errors(path, "a Maccor text export", "polars"):
+        df = read_csv(path, separator=separator, skip_rows=skip, null_values=["N/A"], quote_char=None,
+                      infer_schema=False)
+        df = df.rename({c: c.strip() for c in df.columns})
+        lower = {c.lower(): c for c in df.columns}
+        found = {name: next((lower[v] for v in vendor if v in lower), None) for name, vendor in _NAMES.items()}
+        times = {name: next(((lower[v], f) for v, f in units.items() if v in lower), None)
+                 for name, units in _TIMES.items()}
+        rec = found["record_index"]
+        df = df.filter(pl.col(rec).str.strip_chars().str.len_chars() > 0)
+        state = (pl.col(found["_state"]).str.strip_chars() if found["_state"] else None)
+        amps = _number(found["_current"]) if found["_current"] else pl.lit(None, pl.Float64)
+        if state is None:               # no State column: the current is already signed
+            state = pl.when(amps > 0).then(pl.lit("C")).when(amps < 0).then(pl.lit("D")).otherwise(pl.lit("R"))
+        exprs = [pl.when(state == "C").then(amps.abs()).when(state == "D").then(-amps.abs()).otherwise(amps)
+                 .alias("current_ampere"), state.replace(_STATES).str.to_lowercase().alias("step_type"),
+                 _stamp(found["_stamp"], timezone)]
+        exprs += [_seconds(col, unit).alias(name) for name, hit in times.items() if hit for col, unit in [hit]]
+        exprs += [(_number(col) if name != "record_index" and not name.endswith(("count", "index"))
+                   else _number(col).cast(pl.Int64)).alias(name)
+                  for name, col in found.items() if col and not name.startswith("_")]
+        for kind, col in (("capacity", found["_capacity"]), ("energy", found["_energy"])):
+            if col:
+                exprs += [pl.when(state == s).then(_number(col)).otherwise(0.0).alias(f"_{s}{kind}") for s in "CD"]
+        used = {c for name, c in found.items() if c and name not in ("_state", "_stamp", "_capacity", "_energy")}
+        used |= {hit[0] for hit in times.values() if hit}
+        df = df.select([*exprs, *[pl.col(c) for c in df.columns if c not in used]])
+        before = df.height
+        df = df.filter(pl.col("voltage_volt").is_not_null() & pl.col("test_time_second").is_not_null())
+        pairs = {f"_{s}{k}": f"{'charging' if s == 'C' else 'discharging'}_{u}"
+                 for s in "CD" for k, u in (("capacity", "capacity_ah"), ("energy", "energy_wh")) if f"_{s}{k}" in df.columns}
+        scope = [c for c in ("cycle_count", "step_index") if c in df.columns]
+        df = with_net_capacity(accumulate(df, scope, pairs, only_if_lower=True).drop(list(pairs)))
+    meta = _meta(lines[:skip]) | {"reader_version": f"polars {pl.__version__}", "header_line": skip + 1}
+    notes = [] if timezone or not found["_stamp"] else [local_time_warning(found["_stamp"])]
+    if df.height < before:
+        notes.append(f"{before - df.height} row(s) without a voltage or test time (a line cut short) were dropped.")
+    return Reading({"timeseries": to_timeseries(df, path)}, meta, tuple(notes))
