@@ -34,7 +34,7 @@ FLAG_NAMES = ("mode", "ox/red", "error", "control changes", "Ns changes", "count
 # vendor column -> (BDF name, factor to SI); the first present column of each group wins
 BDF_COLUMNS = {
     "test_time_second": (("time/s", 1.0),),
-    "voltage_volt": (("Ewe/V", 1.0), ("<Ewe>/V", 1.0)),
+    "voltage_volt": (("Ewe/V", 1.0), ("<Ewe>/V", 1.0), ("Ecell/V", 1.0)),   # Ecell: BT-Lab
     "current_ampere": (("I/mA", 1e-3), ("<I>/mA", 1e-3)),
 }
 EIS_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm")
