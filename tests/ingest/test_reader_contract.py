@@ -17,6 +17,7 @@ import pytest
 
 from ingest.readers import detect, formats
 from ingest.readers.neware_cycles import COUNTED, STORED, vendor_cycles
+from lake.errors import InputError
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"sample files not found: {SAMPLES}")
@@ -198,8 +199,9 @@ def test_btsda_csv_in_every_windows_encoding(encoding, tmp_path):
     assert np.allclose(ours["current_ampere"], [float(r[col]) * 1e-6 for r in rows], atol=1e-9)
 
 
-def test_btsda_layered_export_reads_as_its_records(tmp_path):
-    """BTSDA's three-layer CSV (cycle rows, step rows with one leading comma, record rows with two)."""
+def _layered(tmp_path) -> Path:
+    """BTSDA's three-layer CSV (cycle rows, step rows with one leading comma, record rows with two), built from the
+    flat export of the same test."""
     source = SAMPLES / "neware_btsda_csv/neware_uio.csv"
     flat = pl.read_csv(source, infer_schema=False)
     record_cols = [c for c in flat.columns if c not in ("Cycle Index", "Step Index", "Step Type")]
@@ -215,10 +217,29 @@ def test_btsda_layered_export_reads_as_its_records(tmp_path):
         lines.append(",," + ",".join(row[c] or "" for c in record_cols))
     path = tmp_path / "layers.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_btsda_layered_export_reads_as_its_records(tmp_path):
+    path = _layered(tmp_path)
     assert path.read_bytes().startswith(b"Cycle In")
     assert detect(path).name == "neware_btsda_layers"
     layered = pl.from_arrow(detect(path).read(path).tables[T])
     assert layered.equals(pl.from_arrow(reading("neware_btsda_csv/neware_uio.csv").tables[T]))
+
+
+@pytest.mark.parametrize("damage", ["no step index", "cut mid-record"])
+def test_btsda_layered_bad_file(damage, tmp_path):
+    path = _layered(tmp_path)
+    text = path.read_text()
+    if damage == "no step index":
+        text = text.replace(",Step Index,", ",Step No,", 1)
+    else:
+        text = text[: text.index(",", text.index("\n,,", len(text) // 2) + 3) + 1]
+    path.write_text(text)
+    with pytest.raises(InputError) as error:
+        detect(path).read(path)
+    assert "layers.csv" in str(error.value) and "\n" not in str(error.value)
 
 
 def test_bdf_csv_with_quoted_header(tmp_path):
