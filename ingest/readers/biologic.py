@@ -26,6 +26,7 @@ from lake.errors import InputError
 
 from . import Reading, register
 from .eis import eis_table, library_version
+from .text import decode_head, encoding_of, utf8_bytes
 
 MPR_MAGIC = b"BIO-LOGIC MODULAR FILE\x1a"
 MPT_MAGICS = (b"EC-Lab ASCII FILE", b"BT-Lab ASCII FILE")
@@ -224,7 +225,8 @@ def read_mpr(path: Path, **options) -> Reading:
 
 # ---- .mpt (text export; own header rules + pyarrow CSV) ----------------------------------------------------
 def _is_mpt(head: bytes, path: Path) -> bool:
-    return head.startswith(MPT_MAGICS) and b"Nb header lines" in head[:200]
+    text = decode_head(head[:400])
+    return text.startswith(tuple(m.decode() for m in MPT_MAGICS)) and "Nb header lines" in text
 
 
 def _parse_start(header: list[str]) -> datetime | None:
@@ -244,6 +246,9 @@ def _parse_start(header: list[str]) -> datetime | None:
 def read_mpt(path: Path, **options) -> Reading:
     path = Path(path)
     raw = path.read_bytes()
+    unicode = encoding_of(raw[:65536])          # UTF-8 (BOM or not) and UTF-16 exports; cp1252 is EC-Lab's own
+    if unicode in ("utf-8-sig", "utf-16"):
+        raw = utf8_bytes(path)
     if not raw.startswith(MPT_MAGICS):
         raise InputError("not an EC-Lab text export.", file=str(path), expected="first line 'EC-Lab ASCII FILE'",
                          found=raw[:20])
@@ -254,7 +259,7 @@ def read_mpt(path: Path, **options) -> Reading:
         raise InputError("header-line count missing or beyond the end of the file.", file=str(path), row=2,
                          expected="'Nb header lines : N' with N lines present", found=lines[1][:40] if
                          len(lines) > 1 else b"")
-    encoding = options.get("encoding", "cp1252")
+    encoding = options.get("encoding") or ("cp1252" if unicode == "cp1252" else "utf-8")
     header = [ln.rstrip(b"\r").decode(encoding, "replace") for ln in lines[:n_header]]
     names = header[-1].rstrip("\t").split("\t")
     body = b"\n".join(lines[n_header:])

@@ -4,12 +4,13 @@ BTSDA 8 shows the stored counter (fastnda ``cycle_mode="raw"``), and that is rig
 ../shared/samples with a BTSDA export, including loops entered mid-test (M50T: 7 cycles where counting
 charge→discharge gives 8). But in some .ndax files (fastnda issue #3, ndc 17) the stored counter advances only where
 the step index jumps back (the end of a program loop): steps written out one after another are not counted, and
-BTSDA's Cycle Index there equals a count of charge/discharge alternations (fastnda ``"auto"``; fastnda's own tests
-fall back to it exactly then). The rule, per file:
-1. the stored counter is used when it is a counter at all (starts at 1, rises by 0 or 1, only at a new step) and is
-   not of the loop-only kind below; else
+BTSDA's Cycle Index there equals a count of charge/discharge alternations (fastnda ``"auto"``: fastnda's own tests
+accept it for the files where ``"raw"`` differs from the export). No sample here has that kind of counter; the rule
+below is inferred from fastnda's issue and tests, so both numberings are always kept. The rule, per file:
+1. the stored counter is used when it is a counter at all (from 1 or more, rises by 0 or 1, only at a new step) and
+   is not of the loop-only kind (advancing only at backward jumps while counting fewer cycles); else
 2. ``counted``: a new cycle starts where the first non-rest direction of the test (charge or discharge) follows the
-   other one, as fastnda's ``auto`` does;
+   other one, as fastnda's ``auto`` does (from the stored first number, so a continued test keeps its numbering);
 and whenever the two numberings differ the other one is kept as ``raw_cycle_count_*`` and the reading warns.
 Option ``cycle_mode="raw"|"auto"`` forces one numbering.
 """
@@ -37,7 +38,7 @@ def _plausible(df: pl.DataFrame) -> bool:
     c = df["cycle_count"]
     rise = c.diff().fill_null(0)
     new_step = df["step_count"].diff().fill_null(1) != 0 if "step_count" in df.columns else rise == rise
-    return c.null_count() == 0 and c[0] == 1 and bool(((rise == 0) | ((rise == 1) & new_step)).all())
+    return c.null_count() == 0 and c[0] >= 1 and bool(((rise == 0) | ((rise == 1) & new_step)).all())
 
 
 def _loop_only(df: pl.DataFrame) -> bool:
@@ -49,12 +50,12 @@ def _loop_only(df: pl.DataFrame) -> bool:
 
 def vendor_cycles(df: pl.DataFrame, forced: str | None = None) -> tuple[pl.DataFrame, str, list[str]]:
     """(frame with cycle_count as BTSDA numbers it, the rule used, warnings); see the module doc."""
-    counted = counted_cycles(df)
     stored = df["cycle_count"].cast(pl.Int64)
+    counted = counted_cycles(df) + (max(int(stored[0]), 1) - 1)     # a continued test keeps its first number
     if forced in ("raw", "auto"):
         use_stored = forced == "raw"
     else:
-        use_stored = _plausible(df) and not (_loop_only(df) and counted.max() > stored.max())
+        use_stored = _plausible(df) and not (_loop_only(df) and counted.n_unique() > stored.n_unique())
     if (counted == stored).all():
         return df, STORED, []
     kept, rule = (counted, STORED) if use_stored else (stored, COUNTED)

@@ -242,6 +242,16 @@ def test_btsda_layered_bad_file(damage, tmp_path):
     assert "layers.csv" in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_mpt_in_unicode_encodings(encoding, tmp_path):
+    """EC-Lab writes cp1252; an export saved again as UTF-16 or UTF-8 with BOM reads the same."""
+    source = SAMPLES / "biologic/mb.mpt"
+    path = tmp_path / "mb.mpt"
+    path.write_bytes(source.read_bytes().decode("cp1252").encode(encoding))
+    ours, theirs = detect(path).read(path).tables, reading("biologic/mb.mpt").tables
+    assert ours[T].equals(theirs[T]) and ours["eis_points"].equals(theirs["eis_points"])
+
+
 def test_bdf_csv_with_quoted_header(tmp_path):
     source = SAMPLES / "bdf/SINTEF__LiGrR2032__2024-04-30__25degC__Landt.bdf.csv"
     header, body = source.read_text().split("\n", 1)
