@@ -32,8 +32,10 @@ _NAMES = {"record_index": ("rec#", "rec"), "cycle_count": ("cyc#", "cycle c"), "
           "_state": ("state", "md"), "_stamp": ("dpt time",), "temperature_t1_celsius": ("temp 1",),
           "dc_internal_resistance_ohm": ("dcir/ohms",)}
 # time headers -> seconds per unit (None: numbers in minutes, or 'Nd hh:mm:ss' text)
-_TIMES = {"test_time_second": {"test (sec)": 1.0, "test time (sec)": 1.0, "test (min)": 60.0, "testtime": None},
-          "step_time_second": {"step (sec)": 1.0, "step time (sec)": 1.0, "step (min)": 60.0, "steptime": None}}
+_TIMES = {"test_time_second": {"test (sec)": 1.0, "test time (sec)": 1.0, "test (min)": 60.0, "testtime": None,
+                                "test time": None},
+          "step_time_second": {"step (sec)": 1.0, "step time (sec)": 1.0, "step (min)": 60.0, "steptime": None,
+                               "step time": None}}
 _STAMPS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p")
 LINES = 40
 

@@ -252,6 +252,35 @@ def test_mpt_in_unicode_encodings(encoding, tmp_path):
     assert ours[T].equals(theirs[T]) and ours["eis_points"].equals(theirs["eis_points"])
 
 
+def _clock(seconds: float) -> str:
+    days, rest = divmod(seconds, 86400)
+    return f"{int(days)}d {int(rest // 3600):02d}:{int(rest % 3600 // 60):02d}:{rest % 60:05.2f}"
+
+
+def test_maccor_three_header_lines_and_day_clock_times(tmp_path):
+    """A MIMS version writing three preamble lines and TestTime/StepTime as '2d 02:52:51.57', made from the
+    PredictionDiagnostics export (its test times reach 8 d 21 h)."""
+    source = SAMPLES / "maccor/PredictionDiagnostics_000151_test.052"
+    first, header, *rows = source.read_text().splitlines()
+    names = header.split("\t")
+    t, s = names.index("Test (Sec)"), names.index("Step (Sec)")
+    names[t], names[s] = "TestTime", "StepTime"
+    out = [first, "Procedure notes:\tnone", "Channel:\t52", "\t".join(names)]
+    for row in filter(str.strip, rows):
+        fields = row.split("\t")
+        fields[t], fields[s] = _clock(float(fields[t])), _clock(float(fields[s]))
+        out.append("\t".join(fields))
+    path = tmp_path / "export.052"
+    path.write_text("\r\n".join(out) + "\r\n")
+    assert "8d 21:41:07.24" in path.read_text()
+    ours = pl.from_arrow(detect(path).read(path).tables[T])
+    theirs = pl.from_arrow(reading("maccor/PredictionDiagnostics_000151_test.052").tables[T])
+    assert ours.height == 333
+    assert np.allclose(ours["test_time_second"], theirs["test_time_second"], atol=0.006)
+    assert ours["voltage_volt"].equals(theirs["voltage_volt"]) and ours["current_ampere"].equals(
+        theirs["current_ampere"])
+
+
 def test_bdf_csv_with_quoted_header(tmp_path):
     source = SAMPLES / "bdf/SINTEF__LiGrR2032__2024-04-30__25degC__Landt.bdf.csv"
     header, body = source.read_text().split("\n", 1)
