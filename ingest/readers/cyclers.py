@@ -201,8 +201,9 @@ _ARBIN_COUNTERS = {"charge_capacity": "charging_capacity_ah", "discharge_capacit
 
 
 def _arbin_key(header: str) -> str:
-    """'Current(A)' and 'Current' -> 'current' (native Arbin exports carry SI units in brackets)."""
-    return re.sub(r"\(.*\)$", "", header.strip()).strip().lower()
+    """'Current(A)', 'Current' -> 'current'; 'Test Time (s)' -> 'test_time' (native Arbin exports carry SI units in
+    brackets and may spell names with spaces)."""
+    return re.sub(r"\s+", "_", re.sub(r"\(.*\)$", "", header.strip()).strip().lower())
 
 
 def _is_arbin(head: bytes, path: Path) -> bool:
@@ -246,7 +247,8 @@ def read_arbin(path: Path, **options) -> Reading:
         df = with_net_capacity(accumulate(df, scope, {raw: _ARBIN_COUNTERS[raw[4:]] for raw in counters.values()},
                                           only_if_lower=True))
     meta = _arbin_meta(path) | {"reader_version": f"polars {pl.__version__}"}
-    return Reading({"timeseries": to_timeseries(df, path)}, meta)
+    notes = (local_time_warning("Date Time"),) if "raw_date_time" in df.columns else ()
+    return Reading({"timeseries": to_timeseries(df, path)}, meta, notes)
 
 
 # ---------------------------------------------------------------- Battery Data Format (CSV or Parquet)
