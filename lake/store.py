@@ -308,8 +308,8 @@ def record_rejections(root: Path, rows: list[dict]) -> None:
             version = con.execute("SELECT coalesce(max(lake_version), 0) FROM commits").fetchall()[0][0]
             table = pa.Table.from_pylist([{**r, "lake_version": version} for r in rows])
             con.register("rejected", table)
-            con.execute("""INSERT INTO sources BY NAME SELECT * FROM rejected r
-                           WHERE NOT EXISTS (SELECT 1 FROM sources s WHERE s.sha256 = r.sha256 AND s.status = 'rejected')
+            con.execute("""INSERT INTO sources BY NAME SELECT * FROM rejected r WHERE NOT EXISTS
+                           (SELECT 1 FROM sources s WHERE s.sha256 = r.sha256 AND s.status = 'rejected')
                            QUALIFY row_number() OVER (PARTITION BY r.sha256) = 1""")
         finally:
             con.close()

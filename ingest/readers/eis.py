@@ -22,7 +22,6 @@ from . import Reading, register
 from .text import decode_head, encoding_of, utf8_bytes
 
 
-
 def library_version(dist: str) -> str:
     """``"<dist> <version>"`` for meta['reader_version']; 'unknown' if the distribution is not installed."""
     try:

@@ -1,7 +1,8 @@
 """Maccor text exports, in the variants MIMS versions and export templates write (cellpy's and yadg's readers list
 the same ones):
 - raw export: one "Today's Date … Date of Test … Filename … Procedure … Comment/Barcode" line, then
-  ``Rec#, Cyc#, Step, Test (Sec)|Test (Min)|TestTime, Step (Sec)|…, Amp-hr, Watt-hr, Amps, Volts, State, …, DPt Time``;
+  ``Rec#, Cyc#, Step, Test (Sec)|Test (Min)|TestTime, Step (Sec)|…, Amp-hr, Watt-hr, Amps, Volts, State, …,
+  DPt Time``;
   TestTime as ``0d 00:00:00.0000`` in some versions (the EIS cycler record);
 - the KIT/SIMBA template: ``Name:``/``Channel:``/… metadata lines, a blank line, ``Rec, Cycle P, Cycle C, Step,
   TestTime, StepTime, Cap. [Ah], Ener. [Wh], Current [A], Voltage [V], Md, …`` with times in minutes, decimal point or
@@ -87,7 +88,7 @@ def _seconds(col: str, per_unit: float | None) -> pl.Expr:
     parts = text.str.extract_groups(r"^(\d+)d\s+(\d+):(\d+):(\d+(?:[.,]\d+)?)$")
     clock = (parts.struct[0].cast(pl.Float64) * 86400 + parts.struct[1].cast(pl.Float64) * 3600
              + parts.struct[2].cast(pl.Float64) * 60 + parts.struct[3].str.replace(",", ".").cast(pl.Float64))
-    return pl.coalesce(clock, _number(col, strict=False) * 60.0)      # a bare number under 'TestTime' is minutes (template)
+    return pl.coalesce(clock, _number(col, strict=False) * 60.0)   # a bare number under 'TestTime': minutes
 
 
 def _stamp(col: str | None, timezone: str | None) -> pl.Expr:
@@ -137,9 +138,10 @@ def read_maccor(path: Path, *, timezone: str | None = None, **options) -> Readin
         used |= {hit[0] for hit in times.values() if hit}
         df = df.select([*exprs, *[pl.col(c) for c in df.columns if c not in used]])
         before = df.height
-        df = df.filter(pl.col("voltage_volt").is_not_null() & pl.col("test_time_second").is_not_null())
-        pairs = {f"_{s}{k}": f"{'charging' if s == 'C' else 'discharging'}_{u}"
-                 for s in "CD" for k, u in (("capacity", "capacity_ah"), ("energy", "energy_wh")) if f"_{s}{k}" in df.columns}
+        needed = [c for c in ("voltage_volt", "test_time_second") if c in df.columns]   # else to_timeseries says
+        df = df.filter(*[pl.col(c).is_not_null() for c in needed]) if needed else df
+        pairs = {f"_{s}{k}": f"{'charging' if s == 'C' else 'discharging'}_{u}" for s in "CD"
+                 for k, u in (("capacity", "capacity_ah"), ("energy", "energy_wh")) if f"_{s}{k}" in df.columns}
         scope = [c for c in ("cycle_count", "step_index") if c in df.columns]
         df = with_net_capacity(accumulate(df, scope, pairs, only_if_lower=True).drop(list(pairs)))
     meta = _meta(lines[:skip]) | {"reader_version": f"polars {pl.__version__}", "header_line": skip + 1}

@@ -336,21 +336,19 @@ def read_btsda_layers(path: Path, *, timezone: str | None = None, **options) -> 
     skip = next((i for i, h in enumerate(record_head) if h), 2)   # leading empty fields = leading commas
     names = record_head[skip:]
     taken = {_split_unit(h)[0] for h in names}
-    prefix = [h for h, base in (("Cycle Index", "cycle index"), ("Step Index", "step index"),
-                                ("Step Type", "step type")) if base not in taken]
-    out, cycle, step = [",".join(prefix + names)], "", ["", ""]
-    for number, line in enumerate(lines[3:], start=4):
+    inherited = [(name, at) for name, at in (("Cycle Index", 0), ("Step Index", s_index), ("Step Type", s_type))
+                 if at is not None and name.lower() not in taken]   # (column, field of its layer's row)
+    out, values = [",".join([n for n, _ in inherited] + names)], {}
+    for line in lines[3:]:
         if not line.strip():
             continue
-        if not line.startswith(","):
-            cycle = line.split(",", 1)[0].strip()
-        elif not line.startswith(",,"):
-            f = line.split(",")
-            step = [f[s_index].strip() if s_index < len(f) else "", f[s_type].strip() if s_type is not None
-                    and s_type < len(f) else ""]
+        depth = 0 if not line.startswith(",") else 1 if not line.startswith(",,") else 2
+        if depth < 2:
+            fields = line.split(",")
+            values.update({n: fields[at].strip() if at < len(fields) else "" for n, at in inherited
+                           if (n == "Cycle Index") == (depth == 0)})
         else:
-            values = {"Cycle Index": cycle, "Step Index": step[0], "Step Type": step[1]}
-            out.append(",".join([values[p] for p in prefix] + [line[skip:]]) if prefix else line[skip:])
+            out.append(",".join([values.get(n, "") for n, _ in inherited] + [line[skip:]]))
     with library_errors(path, "a Neware BTSDA layered CSV export", "polars"):
         df = read_csv("\n".join(out).encode(), name=path)
     return _btsda_reading(df, path, timezone)
