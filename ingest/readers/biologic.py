@@ -224,9 +224,28 @@ def read_mpr(path: Path, **options) -> Reading:
 
 
 # ---- .mpt (text export; own header rules + pyarrow CSV) ----------------------------------------------------
+def _is_column_row(line: str) -> bool:
+    """EC-Lab's column row: the flag columns first, a time/s column (an export saved without its header block)."""
+    fields = line.rstrip("\r\n").split("\t")
+    return fields[:2] == ["mode", "ox/red"] and "time/s" in fields
+
+
 def _is_mpt(head: bytes, path: Path) -> bool:
-    text = decode_head(head[:400])
-    return text.startswith(tuple(m.decode() for m in MPT_MAGICS)) and "Nb header lines" in text
+    text = decode_head(head[:4096])
+    return (text.startswith(tuple(m.decode() for m in MPT_MAGICS)) and "Nb header lines" in text[:400]
+            or _is_column_row(text.split("\n", 1)[0]))
+
+
+def _date_times(column: pa.Array, path: Path) -> np.ndarray:
+    """BT-Lab's absolute time/s ('11/20/2024 11:38:41.707', local) as datetime64[us]."""
+    import polars as pl
+
+    try:
+        parsed = pl.Series(column).str.strip_chars().str.to_datetime("%m/%d/%Y %H:%M:%S%.f", time_unit="us")
+    except pl.exceptions.PolarsError as exc:
+        raise InputError("time/s holds text that is not a date-time.", file=str(path), column="time/s",
+                         expected="seconds or 'MM/DD/YYYY hh:mm:ss.fff'", found=column.slice(0, 1).to_pylist()) from exc
+    return parsed.to_numpy()
 
 
 def _parse_start(header: list[str]) -> datetime | None:
@@ -249,13 +268,14 @@ def read_mpt(path: Path, **options) -> Reading:
     unicode = encoding_of(raw[:65536])          # UTF-8 (BOM or not) and UTF-16 exports; cp1252 is EC-Lab's own
     if unicode in ("utf-8-sig", "utf-16"):
         raw = utf8_bytes(path)
-    if not raw.startswith(MPT_MAGICS):
+    lines = raw.split(b"\n")
+    bare = _is_column_row(lines[0].decode("latin-1"))        # saved without the header block: line 1 = columns
+    if not raw.startswith(MPT_MAGICS) and not bare:
         raise InputError("not an EC-Lab text export.", file=str(path), expected="first line 'EC-Lab ASCII FILE'",
                          found=raw[:20])
-    lines = raw.split(b"\n")
     found = re.match(rb"Nb header lines\s*:\s*(\d+)", lines[1] if len(lines) > 1 else b"")
-    n_header = int(found.group(1)) if found else 0
-    if n_header < 3 or len(lines) <= n_header:
+    n_header = 1 if bare else int(found.group(1)) if found else 0
+    if (n_header < 3 and not bare) or len(lines) <= n_header:
         raise InputError("header-line count missing or beyond the end of the file.", file=str(path), row=2,
                          expected="'Nb header lines : N' with N lines present", found=lines[1][:40] if
                          len(lines) > 1 else b"")
@@ -280,17 +300,21 @@ def read_mpt(path: Path, **options) -> Reading:
                          found=detail) from exc
     if table.num_rows == 0:
         raise InputError("the .mpt holds no data rows.", file=str(path), row=n_header + 1)
-    cols = {}
+    cols, started = {}, _parse_start(header)
     for i, name in enumerate(names):
         column = table.column(i)
         if name == "":
             continue
+        if name == "time/s" and pa.types.is_string(column.type):      # BT-Lab option: date-times, not seconds
+            stamps = _date_times(column, path)
+            started = started or stamps[0].astype(datetime)
+            column = pa.array((stamps - np.datetime64(started)) / np.timedelta64(1, "us") / 1e6)
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
             raise InputError("non-numeric value in a data column.", file=str(path), column=name,
                              expected=f"numbers with decimal '{decimal}'", found=column.slice(0, 1).to_pylist())
         cols[name] = column.to_numpy(zero_copy_only=False)
-    warnings: list[str] = []
-    started = _parse_start(header)
+    warnings: list[str] = ["no header block: the start time is unknown, unix_time_second left empty"] if bare \
+        and started is None else []
     technique = header[3].strip() if len(header) > 3 else None
     device = next((ln.split(":", 1)[1].strip() for ln in header if ln.startswith("Device :")), None)
     tables = _tables(path, cols, _localize(started, options.get("timezone"), path, warnings))

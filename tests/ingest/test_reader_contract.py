@@ -28,8 +28,6 @@ OPTIONS = {"tomography_labels/electrode.tiff": {"voxel_size_m": 100e-6 / 256,
 NOT_YET = {  # sample -> why no reader reads it yet (outside issue 17)
     "arbin_xlsx/bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx": "no Arbin xlsx reader (the literature "
                                                                        "reader claims it)",
-    "biologic/Sample_data_biologic_no_header.mpt": "EC-Lab export without its header block",
-    "biologic/Sample_data_biologic_timestamped.txt": "BT-Lab export with date-times in time/s",
     "eis/exampleDataPowersuite.txt": "no PowerSuite sniffer",
     "eis/maccor_test_file_4267-66-6519.EDA0001.041": "no Maccor AC-impedance reader",
 }
@@ -83,6 +81,11 @@ SAMPLES_TABLE = {
        for s in ("mpr", "mpt")},
     "biologic/Sample_data_biologic_CA1.txt": ("biologic_mpt", {"rows": 1397, "v_first": 3.518055,
                                                                "v_last": 3.485448}),
+    "biologic/Sample_data_biologic_no_header.mpt": ("biologic_mpt", {"rows": 13, "v_first": 2.9344745,
+                                                                     "v_last": 2.9814022, "span_s": 120.12}),
+    "biologic/Sample_data_biologic_timestamped.txt": ("biologic_mpt", {"rows": 8, "v_first": 4.1465597,
+                                                                       "v_last": 4.154593, "span_s": 12.464,
+                                                                       "i_range": (0, 0.45001691)}),
     "eis/exampleDataGamry.DTA": ("gamry_dta", {"eis": (72, 1), "z_first": (825.8584, -1367.239)}),
     "eis/exampleDataZPlot.z": ("zplot_z", {"eis": (21, 1), "z_first": (147.77, -11.335)}),
     "eis/exampleDataParstat.txt": ("parstat_txt", {"eis": (31, 1), "z_first": (-0.00049816, 0.01751435)}),
@@ -351,3 +354,10 @@ def test_modulo_bat_with_peis_loses_no_row(suffix):
                                  q=(-pl.col("raw_q_charge_discharge_ma_h")).clip(lower_bound=0))])
     per_cycle = both.group_by("cycle_count").agg(pl.col("q").max()).sort("cycle_count")["q"].to_list()
     assert per_cycle == pytest.approx([0.002902, 0.002903, 0.002897, 0.002856], rel=1e-3)
+
+
+def test_bt_lab_date_times_in_time_column():
+    """PyProBE test_read_file_timestamp: time/s holds date-times; read as seconds from the acquisition start."""
+    ts = reading("biologic/Sample_data_biologic_timestamped.txt").tables[T]
+    assert ts["test_time_second"].to_pylist() == pytest.approx([0, 6.464, 7.464, 8.464, 9.464, 10.464, 11.464,
+                                                                 12.464], abs=1e-6)
