@@ -215,3 +215,54 @@ def read_chi(path: Path, **options) -> Reading:
     with open(path, "rb") as handle:
         head = handle.read(8192)
     return _read(path, "chinstruments", "CH Instruments", _model(head, r"^Instrument Model:\s*(.+)$"))
+
+
+def _is_powersuite(head: bytes, path: Path) -> bool:
+    return [f.strip() for f in _text(head).split("\n", 1)[0].split("\t")] == ["Frequency", "Zre", "Zimg"]
+
+
+@register("powersuite_txt", suffixes=(".txt",), sniff=_is_powersuite, library="impedance.py",
+          description="Princeton Applied Research PowerSuite impedance text export (Frequency, Zre, Zimg)")
+def read_powersuite(path: Path, **options) -> Reading:
+    return _read(path, "powersuite", "PAR PowerSuite")
+
+
+# ---- Maccor AC impedance export (no library reads it: a fixed table under a fixed preamble) ----------------
+def _is_maccor_eis(head: bytes, path: Path) -> bool:
+    text = _text(head)
+    return text.startswith("MACCOR") and "AC Impedance" in text.split("\n", 1)[0] and "Freq(Hz)" in text
+
+
+@register("maccor_eis", suffixes=(".041", ".txt"), sniff=_is_maccor_eis, library="own rules (numpy)",
+          description="Maccor AC-impedance export (MACCOR, INC. AC Impedance Test; Freq(Hz), Z'(a), Z''(b))")
+def read_maccor_eis(path: Path, **options) -> Reading:
+    """Z = Z'(a) + j Z''(b) (Phase_Angle = atan2(Z'', Z') in the file); Polar(V) holds ω = 2πf, kept raw."""
+    path = Path(path)
+    lines = utf8_bytes(path).decode("utf-8", errors="replace").splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("Freq(Hz)\t")), None)
+    if at is None:
+        raise InputError("no impedance table.", file=str(path), expected="a 'Freq(Hz)<tab>…' column row",
+                         found=lines[:1])
+    names = lines[at].split("\t")
+    rows = [(n, line.split("\t")) for n, line in enumerate(lines[at + 1:], start=at + 2) if line.strip()]
+    width = min(len(fields) for _, fields in rows) if rows else 0
+    if width < 5:
+        raise InputError("the impedance table has rows without Z'(a) and Z''(b).", file=str(path),
+                         expected="at least 5 tab-separated fields per row", found=width)
+    values = np.full((len(rows), width), np.nan)
+    for k, (n, fields) in enumerate(rows):
+        try:
+            values[k] = [float(f) if f.strip() else np.nan for f in fields[:width]]
+        except ValueError as exc:
+            raise InputError("a value is not a number.", file=str(path), row=n, found=fields[:5]) from exc
+    col = {name: values[:, i] for i, name in enumerate(names[:width])}
+    extra = {f"raw_{re.sub(r'[^0-9a-z]+', '_', k.lower()).strip('_')}": pa.array(v) for k, v in col.items()
+             if k not in ("Freq(Hz)", "Z'(a)", "Z''(b)") and not np.isnan(v).all()}
+    table = eis_table(path, col["Freq(Hz)"], col["Z'(a)"] + 1j * col["Z''(b)"], None, extra)
+    head = "\n".join(lines[:at])
+    meta = {"instrument": "Maccor AC impedance", "reader_version": "cathode-lake own rules",
+            "step_program": lines[2].strip() if len(lines) > 2 else None, "n_spectra": 1}
+    start = re.search(r"Start Date:\s*(.+?)\s+Start Time:\s*(\S+)", head)
+    if start:
+        meta["test_date_local"] = f"{start.group(1)} {start.group(2)}"
+    return Reading({"eis_points": table}, meta)

@@ -32,6 +32,8 @@ SAMPLE_FORMATS = {
     "eis/exampleDataVersaStudio.par": "versastudio_par",
     "eis/exampleDataAutolab.txt": "autolab_txt",
     "eis/exampleDataCHInstruments.txt": "chi_txt",
+    "eis/exampleDataPowersuite.txt": "powersuite_txt",
+    "eis/maccor_test_file_4267-66-6519.EDA0001.041": "maccor_eis",
     f"{BIO}/gcpl.issue_149.mpr": "biologic_mpr",
     f"{BIO}/gcpl.issue_149.mpt": "biologic_mpt",
     f"{BIO}/peis.mpr": "biologic_mpr",

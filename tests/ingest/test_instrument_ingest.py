@@ -44,7 +44,7 @@ def test_the_whole_samples_folder(cli, samples, tmp_path):
     assert rows["SINTEF__LiGrR2032__2024-04-30__25degC__Landt.bdf.csv"] == 25162
     assert rows["jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"] == 46102
     spectra = store.query(root, "SELECT count(*) AS n FROM eis_spectra")["n"][0].as_py()
-    assert spectra == 80       # 7 vendor EIS files, peis and peis.issue_225 (.mpr and .mpt), geis 61, mb 8
+    assert spectra == 82       # 9 vendor EIS files, peis and peis.issue_225 (.mpr and .mpt), geis 61, mb 8
     micro = store.query(root, "SELECT * FROM microstructure").to_pylist()[0]
     assert micro["pore_frac"] == pytest.approx(0.449917, abs=1e-6)
     assert micro["ssa_ncm_per_m"] == pytest.approx(374027.56, rel=1e-6)

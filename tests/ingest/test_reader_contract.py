@@ -28,8 +28,6 @@ OPTIONS = {"tomography_labels/electrode.tiff": {"voxel_size_m": 100e-6 / 256,
 NOT_YET = {  # sample -> why no reader reads it yet (outside issue 17)
     "arbin_xlsx/bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx": "no Arbin xlsx reader (the literature "
                                                                        "reader claims it)",
-    "eis/exampleDataPowersuite.txt": "no PowerSuite sniffer",
-    "eis/maccor_test_file_4267-66-6519.EDA0001.041": "no Maccor AC-impedance reader",
 }
 
 # sample -> (format, expected); keys: rows, v_first, v_last, v_atol, cycles (min, max), i_range (min, max) A,
@@ -92,6 +90,10 @@ SAMPLES_TABLE = {
     "eis/exampleDataVersaStudio.par": ("versastudio_par", {"eis": (61, 1), "z_first": (55.31571, 4.575431)}),
     "eis/exampleDataAutolab.txt": ("autolab_txt", {"eis": (41, 1), "z_first": (0.01378586, 0.00719195)}),
     "eis/exampleDataCHInstruments.txt": ("chi_txt", {"eis": (73, 1), "z_first": (98.91, -2.748)}),
+    "eis/exampleDataPowersuite.txt": ("powersuite_txt", {"eis": (30, 1), "f_first": 0.1,
+                                                         "z_first": (423929.46, -49014.063)}),
+    "eis/maccor_test_file_4267-66-6519.EDA0001.041": ("maccor_eis", {"eis": (60, 1), "f_first": 999999,
+                                                                     "z_first": (0.773446, -0.849201)}),
     "eis_pyimpspec_fixtures/data.dta": ("gamry_dta", {"eis": (29, 1), "z_first": (109.00918219439,
                                                                                   -26.5556798765152)}),
     "maccor/PredictionDiagnostics_000151_test.052": ("maccor_text", {"rows": 333}),
