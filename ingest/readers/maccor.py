@@ -37,7 +37,8 @@ _TIMES = {"test_time_second": {"test (sec)": 1.0, "test time (sec)": 1.0, "test 
                                 "test time": None},
           "step_time_second": {"step (sec)": 1.0, "step time (sec)": 1.0, "step (min)": 60.0, "steptime": None,
                                "step time": None}}
-_STAMPS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p")
+_STAMPS = {"month first": ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p"),
+           "day first": ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p")}
 LINES = 40
 
 
@@ -91,11 +92,20 @@ def _seconds(col: str, per_unit: float | None) -> pl.Expr:
     return pl.coalesce(clock, _number(col, strict=False) * 60.0)   # a bare number under 'TestTime': minutes
 
 
-def _stamp(col: str | None, timezone: str | None) -> pl.Expr:
-    if col is None or timezone is None:
+def _date_order(df: pl.DataFrame, col: str) -> str | None:
+    """'month first' or 'day first' for the 'a/b/yyyy' stamps of a column, from a value over 12 in either place;
+    None when every date reads both ways (then no time is guessed). Text months ('23-Nov-23') are unambiguous."""
+    parts = df.select(pl.col(col).str.extract_groups(r"^\s*(\d{1,2})/(\d{1,2})/").alias("p")).unnest("p")
+    if parts.width < 2 or parts[:, 0].null_count() == parts.height:
+        return "month first"
+    first, second = (parts[:, i].cast(pl.Int64, strict=False).max() or 0 for i in (0, 1))
+    return "day first" if first > 12 else "month first" if second > 12 else None
+
+
+def _stamp(col: str | None, timezone: str | None, order: str | None) -> pl.Expr:
+    if col is None or timezone is None or order is None:
         return pl.lit(None, pl.Float64).alias("unix_time_second")
-    exprs = [local_to_unix(col, fmt, timezone) for fmt in _STAMPS]
-    return pl.coalesce(exprs).alias("unix_time_second")
+    return pl.coalesce([local_to_unix(col, fmt, timezone) for fmt in _STAMPS[order]]).alias("unix_time_second")
 
 
 @register("maccor_text", suffixes=(".txt", ".csv"), sniff=_is_maccor, library="polars",
@@ -120,13 +130,14 @@ def read_maccor(path: Path, *, timezone: str | None = None, **options) -> Readin
                  for name, units in _TIMES.items()}
         rec = found["record_index"]
         df = df.filter(pl.col(rec).str.strip_chars().str.len_chars() > 0)
+        order = _date_order(df, found["_stamp"]) if found["_stamp"] and timezone else "month first"
         state = (pl.col(found["_state"]).str.strip_chars() if found["_state"] else None)
         amps = _number(found["_current"]) if found["_current"] else pl.lit(None, pl.Float64)
         if state is None:               # no State column: the current is already signed
             state = pl.when(amps > 0).then(pl.lit("C")).when(amps < 0).then(pl.lit("D")).otherwise(pl.lit("R"))
         exprs = [pl.when(state == "C").then(amps.abs()).when(state == "D").then(-amps.abs()).otherwise(amps)
                  .alias("current_ampere"), state.replace(_STATES).str.to_lowercase().alias("step_type"),
-                 _stamp(found["_stamp"], timezone)]
+                 _stamp(found["_stamp"], timezone, order)]
         exprs += [_seconds(col, unit).alias(name) for name, hit in times.items() if hit for col, unit in [hit]]
         exprs += [(_number(col) if name != "record_index" and not name.endswith(("count", "index"))
                    else _number(col).cast(pl.Int64)).alias(name)
@@ -146,6 +157,9 @@ def read_maccor(path: Path, *, timezone: str | None = None, **options) -> Readin
         df = with_net_capacity(accumulate(df, scope, pairs, only_if_lower=True).drop(list(pairs)))
     meta = _meta(lines[:skip]) | {"reader_version": f"polars {pl.__version__}", "header_line": skip + 1}
     notes = [] if timezone or not found["_stamp"] else [local_time_warning(found["_stamp"])]
+    if order is None:
+        notes.append(f"'{found['_stamp']}': every date reads as day/month and as month/day; unix_time_second left "
+                     "null rather than guessed.")
     if df.height < before:
         notes.append(f"{before - df.height} row(s) without a voltage or test time (a line cut short) were dropped.")
     return Reading({"timeseries": to_timeseries(df, path)}, meta, tuple(notes))

@@ -363,3 +363,21 @@ def test_bt_lab_date_times_in_time_column():
     ts = reading("biologic/Sample_data_biologic_timestamped.txt").tables[T]
     assert ts["test_time_second"].to_pylist() == pytest.approx([0, 6.464, 7.464, 8.464, 9.464, 10.464, 11.464,
                                                                  12.464], abs=1e-6)
+
+
+def test_maccor_date_order_is_read_from_the_dates_or_not_guessed(tmp_path):
+    """DPT Time 'a/b/yyyy': month first when a second field exceeds 12 (maccor_002: 5/14/2021), day first when a
+    first one does; maccor_two's 06/05/2021 reads both ways, so no absolute time is invented."""
+    us = reading("maccor/maccor_002.txt")
+    path = SAMPLES / "maccor/maccor_002.txt"
+    zoned = detect(path).read(path, timezone="UTC").tables[T]["unix_time_second"]
+    assert zoned[0].as_py() == 1620747624.0                          # 2021-05-11 15:40:24
+    assert us.tables[T]["unix_time_second"].null_count == us.tables[T].num_rows     # no zone given: none
+    two = SAMPLES / "maccor/maccor_two.txt"
+    ambiguous = detect(two).read(two, timezone="Europe/Berlin")
+    assert ambiguous.tables[T]["unix_time_second"].null_count == 213
+    assert any("day/month" in w for w in ambiguous.warnings)
+    day_first = tmp_path / "maccor_two.txt"
+    day_first.write_bytes(two.read_bytes().replace(b"06/05/2021 14:", b"13/05/2021 14:"))
+    stamps = detect(day_first).read(day_first, timezone="UTC").tables[T]["unix_time_second"]
+    assert stamps[0].as_py() == 1620300226.0                          # 6 May 2021 11:23:46, day first
