@@ -1,14 +1,14 @@
 """Neware cycle numbering as BTSDA exports it (its Cycle Index), from the counter a .nda/.ndax stores.
 
-BTSDA 8 shows the stored counter (fastnda ``cycle_mode="raw"``), and that is right for every sample of
-../shared/samples with a BTSDA export, including loops entered mid-test (M50T: 7 cycles where counting
-charge→discharge gives 8). But in some .ndax files (fastnda issue #3, ndc 17) the stored counter advances only where
-the step index jumps back (the end of a program loop): steps written out one after another are not counted, and
-BTSDA's Cycle Index there equals a count of charge/discharge alternations (fastnda ``"auto"``: fastnda's own tests
-accept it for the files where ``"raw"`` differs from the export). No sample here has that kind of counter; the rule
-below is inferred from fastnda's issue and tests, so both numberings are always kept. The rule, per file:
+BTSDA 8 shows the stored counter (fastnda ``cycle_mode="raw"``) for every sample of ../shared/samples that has a
+BTSDA export, including M50T (7 cycles where counting charge→discharge gives 8), whose counter advances where its
+program's Cycle steps jump: once at a step repeating itself (7→7), then at each 12→9. fastnda's docs and issue #3
+describe other .ndax files (ndc 17) whose counter advances only where the step index jumps back; there BTSDA's
+Cycle Index equals a count of charge/discharge alternations (fastnda ``"auto"``), which fastnda's own tests accept
+where ``"raw"`` differs from the export. No sample here has such a counter, so the rule below follows fastnda's
+description; both numberings are always kept. Per file:
 1. the stored counter is used when it is a counter at all (from 1 or more, rises by 0 or 1, only at a new step) and
-   is not of the loop-only kind (advancing only at backward jumps while counting fewer cycles); else
+   is not of the loop-only kind (it advances, only at backward jumps, and counts fewer cycles than step 2); else
 2. ``counted``: a new cycle starts where the first non-rest direction of the test (charge or discharge) follows the
    other one, as fastnda's ``auto`` does (from the stored first number, so a continued test keeps its numbering);
 and whenever the two numberings differ the other one is kept as ``raw_cycle_count_*`` and the reading warns.
