@@ -141,12 +141,13 @@ ZPLOT_COLUMNS = ("freq(hz)", "ampl", "bias", "time(sec)", "z'(a)", "z''(b)")
 
 
 def _is_zplot(head: bytes, path: Path) -> bool:
-    """ZPlot's full export ('ZPLOT2 ASCII' + comments), or the bare one: a '"ZPlotW …' title or none, then the
+    """ZPlot's full export ('ZPLOT2 ASCII' + comments), or the bare one: '"ZPlotW …' title lines or none, then the
     column row Freq(Hz), Ampl, Bias, Time(Sec), Z'(a), Z''(b) (impedance.py reads Z from columns 4 and 5)."""
     text = _text(head)
     if text.startswith("ZPLOT2 ASCII"):
         return True
-    for line in text.splitlines()[:3]:
+    titled = text.lstrip('"').lower().startswith("zplot")     # '"ZPlotW …' title line(s) before the columns
+    for line in text.splitlines()[:20 if titled else 1]:
         fields = tuple(f.strip().strip('"').lower() for f in re.split(r"\t|, ?", line))
         if fields[:6] == ZPLOT_COLUMNS:
             return True
