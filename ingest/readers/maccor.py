@@ -8,7 +8,8 @@ the same ones):
   TestTime, StepTime, Cap. [Ah], Ener. [Wh], Current [A], Voltage [V], Md, …`` with times in minutes, decimal point or
   comma, a trailing tab;
 - a comma-separated export (two preamble lines, ``Rec, Cycle C, Step, Test Time (sec), …, Current, Voltage``).
-Rules: the header is found by content in the first lines; current is signed by State/Md (C +, D −) where the file
+Rules: the header is found by content in the first lines; the decimal mark is the file's (a comma only where Volts
+has no point; otherwise commas group thousands, as WMG's exports write them); current is signed by State/Md (C +, D −) where the file
 has one, else taken as written (already signed); capacities/energies restart each step and are accumulated
 (cyclers.accumulate); cycle_count is the vendor's (Cyc# counts from 0, Cycle C from 1; Cycle P kept raw).
 """
@@ -76,20 +77,30 @@ def _meta(lines: list[str]) -> dict:
     return meta
 
 
-def _number(col: str, strict: bool = True) -> pl.Expr:
-    """Vendor numbers with a decimal point or comma ('0,1377')."""
-    return pl.col(col).cast(pl.String).str.strip_chars().str.replace(",", ".", literal=True).cast(pl.Float64,
-                                                                                                strict=strict)
+def _number(col: str, comma: bool, strict: bool = True) -> pl.Expr:
+    """Vendor numbers: '0,1377' where the file's decimal mark is a comma, else ',' groups thousands ('1,234.5')."""
+    text = pl.col(col).cast(pl.String).str.strip_chars()
+    text = text.str.replace(",", ".", literal=True) if comma else text.str.replace_all(",", "", literal=True)
+    return text.cast(pl.Float64, strict=strict)
 
 
-def _seconds(col: str, per_unit: float | None) -> pl.Expr:
+def _comma_decimal(df: pl.DataFrame, probe: str | None) -> bool:
+    """The file's decimal mark, judged on a column that always has decimals (Volts): a comma only if no point."""
+    if probe is None:
+        return False
+    values = df[probe].drop_nulls()
+    return bool(values.str.contains(",", literal=True).any()) and not bool(values.str.contains(".", literal=True)
+                                                                           .any())
+
+
+def _seconds(col: str, per_unit: float | None, comma: bool) -> pl.Expr:
     if per_unit is not None:
-        return _number(col) * per_unit
+        return _number(col, comma) * per_unit
     text = pl.col(col).cast(pl.String).str.strip_chars()
     parts = text.str.extract_groups(r"^(\d+)d\s+(\d+):(\d+):(\d+(?:[.,]\d+)?)$")
     clock = (parts.struct[0].cast(pl.Float64) * 86400 + parts.struct[1].cast(pl.Float64) * 3600
              + parts.struct[2].cast(pl.Float64) * 60 + parts.struct[3].str.replace(",", ".").cast(pl.Float64))
-    return pl.coalesce(clock, _number(col, strict=False) * 60.0)   # a bare number under 'TestTime': minutes
+    return pl.coalesce(clock, _number(col, comma, strict=False) * 60.0)   # a bare number under 'TestTime': minutes
 
 
 def _date_order(df: pl.DataFrame, col: str) -> str | None:
@@ -131,20 +142,23 @@ def read_maccor(path: Path, *, timezone: str | None = None, **options) -> Readin
         rec = found["record_index"]
         df = df.filter(pl.col(rec).str.strip_chars().str.len_chars() > 0)
         order = _date_order(df, found["_stamp"]) if found["_stamp"] and timezone else "month first"
+        comma = _comma_decimal(df, found["voltage_volt"])
         state = (pl.col(found["_state"]).str.strip_chars() if found["_state"] else None)
-        amps = _number(found["_current"]) if found["_current"] else pl.lit(None, pl.Float64)
+        amps = _number(found["_current"], comma) if found["_current"] else pl.lit(None, pl.Float64)
         if state is None:               # no State column: the current is already signed
             state = pl.when(amps > 0).then(pl.lit("C")).when(amps < 0).then(pl.lit("D")).otherwise(pl.lit("R"))
         exprs = [pl.when(state == "C").then(amps.abs()).when(state == "D").then(-amps.abs()).otherwise(amps)
                  .alias("current_ampere"), state.replace(_STATES).str.to_lowercase().alias("step_type"),
                  _stamp(found["_stamp"], timezone, order)]
-        exprs += [_seconds(col, unit).alias(name) for name, hit in times.items() if hit for col, unit in [hit]]
-        exprs += [(_number(col) if name != "record_index" and not name.endswith(("count", "index"))
-                   else _number(col).cast(pl.Int64)).alias(name)
+        exprs += [_seconds(col, unit, comma).alias(name) for name, hit in times.items() if hit
+                  for col, unit in [hit]]
+        exprs += [(_number(col, comma) if name != "record_index" and not name.endswith(("count", "index"))
+                   else _number(col, comma).cast(pl.Int64)).alias(name)
                   for name, col in found.items() if col and not name.startswith("_")]
         for kind, col in (("capacity", found["_capacity"]), ("energy", found["_energy"])):
             if col:
-                exprs += [pl.when(state == s).then(_number(col)).otherwise(0.0).alias(f"_{s}{kind}") for s in "CD"]
+                exprs += [pl.when(state == s).then(_number(col, comma)).otherwise(0.0).alias(f"_{s}{kind}")
+                          for s in "CD"]
         used = {c for name, c in found.items() if c and name not in ("_state", "_stamp", "_capacity", "_energy")}
         used |= {hit[0] for hit in times.values() if hit}
         df = df.select([*exprs, *[pl.col(c) for c in df.columns if c not in used]])

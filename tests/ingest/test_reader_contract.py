@@ -273,8 +273,8 @@ def _clock(seconds: float) -> str:
 
 
 def test_maccor_three_header_lines_and_day_clock_times(tmp_path):
-    """A MIMS version writing three preamble lines and TestTime/StepTime as '2d 02:52:51.57', made from the
-    PredictionDiagnostics export (its test times reach 8 d 21 h)."""
+    """WMG's template (cellpy 'maccor_txt_three'): three preamble lines, TestTime/StepTime as '2d 02:52:51.57',
+    thousands grouped by commas ('249,791'); made from the PredictionDiagnostics export (test times reach 8 d 21 h)."""
     source = SAMPLES / "maccor/PredictionDiagnostics_000151_test.052"
     first, header, *rows = source.read_text().splitlines()
     names = header.split("\t")
@@ -284,13 +284,14 @@ def test_maccor_three_header_lines_and_day_clock_times(tmp_path):
     for row in filter(str.strip, rows):
         fields = row.split("\t")
         fields[t], fields[s] = _clock(float(fields[t])), _clock(float(fields[s]))
+        fields[0] = f"{int(fields[0]):,}"
         out.append("\t".join(fields))
     path = tmp_path / "export.052"
     path.write_text("\r\n".join(out) + "\r\n")
     assert "8d 21:41:07.24" in path.read_text()
     ours = pl.from_arrow(detect(path).read(path).tables[T])
     theirs = pl.from_arrow(reading("maccor/PredictionDiagnostics_000151_test.052").tables[T])
-    assert ours.height == 333
+    assert ours.height == 333 and ours["record_index"].equals(theirs["record_index"])
     assert np.allclose(ours["test_time_second"], theirs["test_time_second"], atol=0.006)
     assert ours["voltage_volt"].equals(theirs["voltage_volt"]) and ours["current_ampere"].equals(
         theirs["current_ampere"])
