@@ -9,9 +9,10 @@ the same ones):
   comma, a trailing tab;
 - a comma-separated export (two preamble lines, ``Rec, Cycle C, Step, Test Time (sec), …, Current, Voltage``).
 Rules: the header is found by content in the first lines; the decimal mark is the file's (a comma only where Volts
-has no point; otherwise commas group thousands, as WMG's exports write them); current is signed by State/Md (C +, D −) where the file
-has one, else taken as written (already signed); capacities/energies restart each step and are accumulated
-(cyclers.accumulate); cycle_count is the vendor's (Cyc# counts from 0, Cycle C from 1; Cycle P kept raw).
+has no point; otherwise commas group thousands, as WMG's exports write them); current is signed by State/Md (C +,
+D −) where the file has one, else taken as written (already signed); capacities/energies restart each step and are
+accumulated (cyclers.accumulate); cycle_count is the vendor's (Cyc# counts from 0, Cycle C from 1; Cycle P kept raw);
+DPt Time becomes unix time only with a timezone and a day/month order the dates themselves settle.
 """
 from __future__ import annotations
 
