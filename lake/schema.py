@@ -60,7 +60,7 @@ TABLES: tuple[Table, ...] = (
         ("summary", "VARCHAR", "", "what the commit added, e.g. '3 files, 40 cells, 12000 cycles'"),
     ), key=("lake_version",)),
     Table("sources", "catalog", "One row per file presented to the lake: ingested, or rejected with the reason. "
-          "A duplicate (same sha256 as an ingested file) adds no row, nor does a file rejected again.", _cols(
+          "A duplicate (same sha256 as an ingested file) adds no row.", _cols(
         ("sha256", "VARCHAR", "", "sha256 of the file's bytes: the file's identity"),
         ("original_name", "VARCHAR", "", "file name as given to `cathode ingest`"),
         ("original_path", "VARCHAR", "", "absolute path at ingest time"),
@@ -68,7 +68,7 @@ TABLES: tuple[Table, ...] = (
         ("format", "VARCHAR", "", "detected format, see `cathode formats`"),
         ("reader", "VARCHAR", "", "reader module that parsed the file"),
         ("reader_version", "VARCHAR", "", "cathode-lake version and the parsing library's version"),
-        ("status", "VARCHAR", "", "ingested or rejected"),
+        ("status", "VARCHAR", "", "ingested or rejected (the same content rejected again adds no row)"),
         ("reason", "VARCHAR", "", "why the file was rejected (file, row, column, expected, found)"),
         ("rows", "BIGINT", "", "rows the file added to the lake"),
         ("meta_json", "VARCHAR", "", "instrument metadata as JSON (barcode, channel, active mass, start time …)"),
