@@ -66,8 +66,11 @@ def _meta(lines: list[str]) -> dict:
     fields = dict(re.findall(r"(Date of Test|Filename|Procedure|Comment/Barcode|Name|Channel|Started|Tester)"
                              r":?[\t ,]+([^\t]*?)\s*(?=\t|\s\w+:|$)", text))
     meta = {"instrument": "Maccor" + (f" ({fields['Tester']})" if fields.get("Tester") else "")}
-    if fields.get("Comment/Barcode"):
-        meta["barcode"] = fields["Comment/Barcode"]
+    comment = fields.get("Comment/Barcode", "")
+    if re.fullmatch(r"[\w.\-]+", comment):      # a barcode is one token; free text is kept as a comment
+        meta["barcode"] = comment
+    elif comment:
+        meta["comment"] = comment
     if fields.get("Procedure"):
         meta["step_program"] = fields["Procedure"]
     if fields.get("Date of Test") or fields.get("Started"):

@@ -21,7 +21,8 @@ NOT_INSTRUMENT = {"SOURCES.md", "new_nda_file.ftr"}
 
 def test_the_whole_samples_folder(cli, samples, tmp_path):
     code, out, err = cli("--lake", tmp_path / "lake", "ingest", samples, *TOMO, "--no-progress")
-    lines = {line.split()[-1].split("/")[-1]: line.split()[0] for line in out.splitlines()
+    said = [line.removeprefix("error: ") for line in (out + err).splitlines()]    # rejections may go to stderr
+    lines = {line.split()[-1].split("/")[-1]: line.split()[0] for line in said
              if line.startswith(("ingested", "rejected", "duplicate"))}
     assert code == 1                                  # the BTSDA reference exports are not instrument files
     rejected = {name for name, status in lines.items() if status == "rejected"}
