@@ -42,6 +42,7 @@ class Outcome:
     rows: int = 0
     reason: str = ""
     sha256: str = ""
+    warnings: tuple[str, ...] = ()       # the reader's warnings (also stored in sources.warnings)
 
 
 @dataclass
@@ -105,7 +106,8 @@ def ingest(root: Path, paths: list[Path], *, cell_id: str | None = None, options
     for (path, sha), result in zip(todo, _read_all([p for p, _ in todo], options or {}, workers, bar)):
         if isinstance(result, _Parsed):
             parsed.append(replace(result, sha256=sha))
-            outcomes[path] = Outcome(path, "pending", result.format, sha256=sha)
+            outcomes[path] = Outcome(path, "pending", result.format, sha256=sha,
+                                     warnings=tuple(result.reading.warnings))
         else:
             fmt, reason = result
             outcomes[path] = Outcome(path, "rejected", fmt, reason=reason, sha256=sha)
@@ -191,6 +193,7 @@ def _source_row(outcome: Outcome, item: _Parsed | None, meta_json: str) -> dict:
             "format": outcome.format or None, "reader": f"ingest.readers:{outcome.format}" if outcome.format else None,
             "reader_version": _versions(item.library) if item else None, "status": outcome.status,
             "reason": outcome.reason or None, "rows": outcome.rows, "meta_json": meta_json or None,
+            "warnings": "\n".join(outcome.warnings) or None,
             "ingested_at": dt.datetime.now(dt.timezone.utc)}
 
 

@@ -37,10 +37,12 @@ TABLES: tuple[Table, ...] = (
         ("format", "VARCHAR", "", "detected format, see `cathode formats`"),
         ("reader", "VARCHAR", "", "reader module that parsed the file"),
         ("reader_version", "VARCHAR", "", "cathode-lake version and the parsing library's version"),
-        ("status", "VARCHAR", "", "ingested or rejected"),
+        ("status", "VARCHAR", "", "ingested or rejected (the same content rejected again adds no row)"),
         ("reason", "VARCHAR", "", "why the file was rejected (file, row, column, expected, found)"),
         ("rows", "BIGINT", "", "rows the file added to the lake"),
         ("meta_json", "VARCHAR", "", "instrument metadata as JSON (barcode, channel, active mass, start time …)"),
+        ("warnings", "VARCHAR", "", "what the reader warned about, one warning per line (time zone unknown, cycle "
+         "numbering rule, text export used …); null when none"),
         ("ingested_at", "TIMESTAMPTZ", "UTC", "when the file was presented"),
         ("lake_version", "BIGINT", "", "the version that added the file (for a rejection: the version the lake "
          "was at, which a rejection does not raise)"),

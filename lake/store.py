@@ -140,6 +140,8 @@ def init(root: Path) -> Path:
                     cols = ", ".join(f'"{c.name}" {c.type}' for c in table.columns)
                     key = f", PRIMARY KEY ({', '.join(table.key)})" if table.key else ""
                     con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}{key})")
+                    for c in table.columns:      # a lake made before a column was added gets it (null in old rows)
+                        con.execute(f'ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS "{c.name}" {c.type}')
             con.execute("INSERT OR REPLACE INTO lake_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             _create_views(con, root)
             con.execute("COMMIT")
@@ -312,7 +314,8 @@ def writer(root: Path, command: str, *, on_wait=None, timeout_s: float = LOCK_TI
 
 
 def record_rejections(root: Path, rows: list[dict]) -> None:
-    """Note rejected files in `sources`; the lake version does not move and no data is added."""
+    """Note rejected files in `sources`, once per content (a file rejected again adds no row); the lake version does
+    not move and no data is added."""
     if not rows:
         return
     root = _require(root)
@@ -322,7 +325,9 @@ def record_rejections(root: Path, rows: list[dict]) -> None:
             version = con.execute("SELECT coalesce(max(lake_version), 0) FROM commits").fetchall()[0][0]
             table = pa.Table.from_pylist([{**r, "lake_version": version} for r in rows])
             con.register("rejected", table)
-            con.execute("INSERT INTO sources BY NAME SELECT * FROM rejected")
+            con.execute("""INSERT INTO sources BY NAME SELECT * FROM rejected r WHERE NOT EXISTS
+                           (SELECT 1 FROM sources s WHERE s.sha256 = r.sha256 AND s.status = 'rejected')
+                           QUALIFY row_number() OVER (PARTITION BY r.sha256) = 1""")
         finally:
             con.close()
 

@@ -26,6 +26,7 @@ from lake.errors import InputError
 
 from . import Reading, register
 from .eis import eis_table, library_version
+from .text import decode_head, encoding_of, utf8_bytes
 
 MPR_MAGIC = b"BIO-LOGIC MODULAR FILE\x1a"
 MPT_MAGICS = (b"EC-Lab ASCII FILE", b"BT-Lab ASCII FILE")
@@ -34,7 +35,7 @@ FLAG_NAMES = ("mode", "ox/red", "error", "control changes", "Ns changes", "count
 # vendor column -> (BDF name, factor to SI); the first present column of each group wins
 BDF_COLUMNS = {
     "test_time_second": (("time/s", 1.0),),
-    "voltage_volt": (("Ewe/V", 1.0), ("<Ewe>/V", 1.0)),
+    "voltage_volt": (("Ewe/V", 1.0), ("<Ewe>/V", 1.0), ("Ecell/V", 1.0)),   # Ecell: BT-Lab
     "current_ampere": (("I/mA", 1e-3), ("<I>/mA", 1e-3)),
 }
 EIS_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm")
@@ -127,16 +128,36 @@ def _unique(name: str, taken) -> str:
     return candidate
 
 
+def _impedance(cols: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Z of every row, from Re(Z)/-Im(Z), or from |Z| and Phase(Z) (an .mpr of a Modulo Bat with PEIS)."""
+    if "Re(Z)/Ohm" in cols and "-Im(Z)/Ohm" in cols:
+        return np.asarray(cols["Re(Z)/Ohm"], np.float64) - 1j * np.asarray(cols["-Im(Z)/Ohm"], np.float64)
+    if "|Z|/Ohm" in cols and "Phase(Z)/deg" in cols:
+        return np.asarray(cols["|Z|/Ohm"], np.float64) * np.exp(1j * np.radians(np.asarray(cols["Phase(Z)/deg"],
+                                                                                            np.float64)))
+    return None
+
+
 def _tables(path: Path, cols: dict[str, np.ndarray], start_unix: float | None) -> dict[str, pa.Table]:
-    if all(c in cols for c in EIS_COLUMNS):
-        freq = np.asarray(cols["freq/Hz"], np.float64)
-        z = np.asarray(cols["Re(Z)/Ohm"], np.float64) - 1j * np.asarray(cols["-Im(Z)/Ohm"], np.float64)
-        extra = {_unique(snake(k), ()): _raw(v) for k, v in cols.items() if k not in EIS_COLUMNS}
-        return {"eis_points": eis_table(path, freq, z, cols.get("cycle number"), extra)}
-    if "time/s" not in cols:
-        raise InputError("no time/s column: not a technique this reader knows.", file=str(path),
-                         expected="time/s or freq/Hz", found=sorted(cols)[:8])
-    return {"timeseries": _timeseries(cols, start_unix)}
+    """Impedance rows (freq > 0) -> eis_points; the other rows (cycling, waits: freq = 0 or no freq column)
+    -> timeseries. A Modulo Bat or GEIS sequence holds both; each table gets its own rows."""
+    z = _impedance(cols) if "freq/Hz" in cols else None
+    imp = (np.asarray(cols["freq/Hz"], np.float64) > 0) if z is not None else np.zeros(len(next(iter(cols.values()))),
+                                                                                      bool)
+    tables = {}
+    if imp.any():
+        sub = {k: np.asarray(v)[imp] for k, v in cols.items()}
+        block = np.cumsum(np.r_[True, imp[1:] & ~imp[:-1]])[imp]      # a run of impedance rows = one sweep at least
+        group = block * 1_000_000 + np.asarray(sub.get("cycle number", np.zeros(len(block))), np.int64)
+        extra = {_unique(snake(k), ()): _raw(v) for k, v in sub.items() if k not in EIS_COLUMNS}
+        tables["eis_points"] = eis_table(path, sub["freq/Hz"], z[imp], group, extra)
+    if not imp.all():
+        if "time/s" not in cols:
+            raise InputError("no time/s column: not a technique this reader knows.", file=str(path),
+                             expected="time/s or freq/Hz", found=sorted(cols)[:8])
+        rest = {k: np.asarray(v)[~imp] for k, v in cols.items()} if imp.any() else cols
+        tables["timeseries"] = _timeseries(rest, start_unix)
+    return tables
 
 
 def _meta(path: Path, kind: str, reader_version: str, started: datetime | None, technique: str | None,
@@ -145,6 +166,11 @@ def _meta(path: Path, kind: str, reader_version: str, started: datetime | None, 
             "file_kind": kind,
             "technique": technique, "started_at_local": started.isoformat() if started else None,
             "cycle_rule": "EC-Lab cycle number (0-based); .mpr without it: half cycle // 2"}
+
+
+def _text_export(path: Path) -> Path | None:
+    """The EC-Lab text export of the same run: `<stem>.mpt` beside the .mpr (any case of the suffix)."""
+    return next((c for c in (path.with_suffix(".mpt"), path.with_suffix(".MPT")) if c.is_file()), None)
 
 
 # ---- .mpr (galvani) ----------------------------------------------------------------------------------------
@@ -177,7 +203,16 @@ def read_mpr(path: Path, **options) -> Reading:
                     cols[name] = np.array(data[name])
         except Exception as exc:  # galvani raises ValueError, AssertionError, struct errors on damaged files
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-            raise InputError("galvani could not read this .mpr.", file=str(path),
+            export = _text_export(path)
+            if isinstance(exc, NotImplementedError) and export:   # a column galvani does not know yet
+                reading = read_mpt(export, **options)
+                note = (f"galvani cannot read this .mpr ({detail}); its rows were read from the text export "
+                        f"{export.name} beside it.")
+                return Reading(reading.tables, reading.meta | {"file_kind": "mpr via mpt", "read_from": export.name},
+                               (note, *reading.warnings))
+            hint = " (export it as .mpt from EC-Lab and put it beside the .mpr)" if isinstance(
+                exc, NotImplementedError) else ""
+            raise InputError(f"galvani could not read this .mpr{hint}.", file=str(path),
                              expected="a complete EC-Lab .mpr", found=detail) from exc
     if not len(data):
         raise InputError("the .mpr holds no data points.", file=str(path))
@@ -189,8 +224,28 @@ def read_mpr(path: Path, **options) -> Reading:
 
 
 # ---- .mpt (text export; own header rules + pyarrow CSV) ----------------------------------------------------
+def _is_column_row(line: str) -> bool:
+    """EC-Lab's column row: the flag columns first, a time/s column (an export saved without its header block)."""
+    fields = line.rstrip("\r\n").split("\t")
+    return fields[:2] == ["mode", "ox/red"] and "time/s" in fields
+
+
 def _is_mpt(head: bytes, path: Path) -> bool:
-    return head.startswith(MPT_MAGICS) and b"Nb header lines" in head[:200]
+    text = decode_head(head[:4096])
+    return (text.startswith(tuple(m.decode() for m in MPT_MAGICS)) and "Nb header lines" in text[:400]
+            or _is_column_row(text.split("\n", 1)[0]))
+
+
+def _date_times(column: pa.Array, path: Path) -> np.ndarray:
+    """BT-Lab's absolute time/s ('11/20/2024 11:38:41.707', local) as datetime64[us]."""
+    import polars as pl
+
+    try:
+        parsed = pl.Series(column).str.strip_chars().str.to_datetime("%m/%d/%Y %H:%M:%S%.f", time_unit="us")
+    except pl.exceptions.PolarsError as exc:
+        raise InputError("time/s holds text that is not a date-time.", file=str(path), column="time/s",
+                         expected="seconds or 'MM/DD/YYYY hh:mm:ss.fff'", found=column.slice(0, 1).to_pylist()) from exc
+    return parsed.to_numpy()
 
 
 def _parse_start(header: list[str]) -> datetime | None:
@@ -210,17 +265,21 @@ def _parse_start(header: list[str]) -> datetime | None:
 def read_mpt(path: Path, **options) -> Reading:
     path = Path(path)
     raw = path.read_bytes()
-    if not raw.startswith(MPT_MAGICS):
+    unicode = encoding_of(raw[:65536])          # UTF-8 (BOM or not) and UTF-16 exports; cp1252 is EC-Lab's own
+    if unicode in ("utf-8-sig", "utf-16"):
+        raw = utf8_bytes(path)
+    lines = raw.split(b"\n")
+    bare = _is_column_row(lines[0].decode("latin-1"))        # saved without the header block: line 1 = columns
+    if not raw.startswith(MPT_MAGICS) and not bare:
         raise InputError("not an EC-Lab text export.", file=str(path), expected="first line 'EC-Lab ASCII FILE'",
                          found=raw[:20])
-    lines = raw.split(b"\n")
     found = re.match(rb"Nb header lines\s*:\s*(\d+)", lines[1] if len(lines) > 1 else b"")
-    n_header = int(found.group(1)) if found else 0
-    if n_header < 3 or len(lines) <= n_header:
+    n_header = 1 if bare else int(found.group(1)) if found else 0
+    if (n_header < 3 and not bare) or len(lines) <= n_header:
         raise InputError("header-line count missing or beyond the end of the file.", file=str(path), row=2,
                          expected="'Nb header lines : N' with N lines present", found=lines[1][:40] if
                          len(lines) > 1 else b"")
-    encoding = options.get("encoding", "cp1252")
+    encoding = options.get("encoding") or ("cp1252" if unicode == "cp1252" else "utf-8")
     header = [ln.rstrip(b"\r").decode(encoding, "replace") for ln in lines[:n_header]]
     names = header[-1].rstrip("\t").split("\t")
     body = b"\n".join(lines[n_header:])
@@ -241,17 +300,21 @@ def read_mpt(path: Path, **options) -> Reading:
                          found=detail) from exc
     if table.num_rows == 0:
         raise InputError("the .mpt holds no data rows.", file=str(path), row=n_header + 1)
-    cols = {}
+    cols, started = {}, _parse_start(header)
     for i, name in enumerate(names):
         column = table.column(i)
         if name == "":
             continue
+        if name == "time/s" and pa.types.is_string(column.type):      # BT-Lab option: date-times, not seconds
+            stamps = _date_times(column, path)
+            started = started or stamps[0].astype(datetime)
+            column = pa.array((stamps - np.datetime64(started)) / np.timedelta64(1, "us") / 1e6)
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
             raise InputError("non-numeric value in a data column.", file=str(path), column=name,
                              expected=f"numbers with decimal '{decimal}'", found=column.slice(0, 1).to_pylist())
         cols[name] = column.to_numpy(zero_copy_only=False)
-    warnings: list[str] = []
-    started = _parse_start(header)
+    warnings: list[str] = ["no header block: the start time is unknown, unix_time_second left empty"] if bare \
+        and started is None else []
     technique = header[3].strip() if len(header) > 3 else None
     device = next((ln.split(":", 1)[1].strip() for ln in header if ln.startswith("Device :")), None)
     tables = _tables(path, cols, _localize(started, options.get("timezone"), path, warnings))

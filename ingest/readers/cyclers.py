@@ -1,4 +1,4 @@
-"""Cycler text/table exports: Maccor tab-separated text, TRI-flattened Arbin CSV, Battery Data Format (BDF).
+"""Cycler text/table exports: TRI-flattened Arbin CSV, Battery Data Format (BDF); Maccor is in maccor.py.
 
 Also holds the helpers every cycler reader shares (neware.py imports them): the canonical time-series columns,
 renaming vendor columns to BDF machine names, keeping the rest as ``raw_*``, and test-cumulative capacities.
@@ -10,6 +10,8 @@ restart each step (Neware, Maccor) or maybe each cycle (Arbin); the vendor's own
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.readers import Reading, register
+from ingest.readers.text import head_lines, utf8_source
 from lake.errors import CathodeLakeError, InputError
 
 REQUIRED = ("test_time_second", "voltage_volt", "current_ampere")
@@ -155,21 +158,20 @@ def library_errors(path: Path, expected: str, library: str):
                          found=one_line(exc)) from exc
 
 
-def head_lines(head: bytes, count: int = 2) -> list[str]:
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    return text.splitlines()[:count]
-
-
-def read_csv(path: Path, separator: str = ",", **options) -> pl.DataFrame:
-    """polars CSV with the settings every vendor export needs (lossy decoding of cp1252/GBK headers);
-    a last line cut short (file copied while the cycler was still writing, or truncated) is an InputError."""
-    df = pl.read_csv(path, separator=separator, encoding="utf8-lossy", infer_schema_length=None,
+def read_csv(path: "Path | bytes", separator: str = ",", *, name: Path | None = None, **options) -> pl.DataFrame:
+    """polars CSV with the settings every vendor export needs (UTF-8, UTF-16 or cp1252, see text.py; ``path`` may
+    also be UTF-8 bytes); a last line cut short (file copied while the cycler was still writing) is an InputError."""
+    source = io.BytesIO(path) if isinstance(path, bytes) else utf8_source(path)
+    df = pl.read_csv(source, separator=separator, encoding="utf8-lossy", infer_schema_length=None,
                      truncate_ragged_lines=True, **options)
-    with open(path, "rb") as handle:
-        handle.seek(max(0, handle.seek(0, 2) - 65536))
-        last = handle.read().rsplit(b"\n", 1)[-1]
+    if isinstance(source, io.BytesIO):
+        last = source.getvalue()[-65536:].rsplit(b"\n", 1)[-1]
+    else:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - 65536))
+            last = handle.read().rsplit(b"\n", 1)[-1]
     if last.strip() and last.count(separator.encode()) + 1 < df.width:
-        raise InputError("the last line is cut short: the file looks truncated.", file=str(path), row=df.height,
+        raise InputError("the last line is cut short: the file looks truncated.", file=str(name or path), row=df.height,
                          expected=f"{df.width} fields", found=f"{last.count(separator.encode()) + 1}")
     return df
 
@@ -188,68 +190,6 @@ def local_time_warning(column: str) -> str:
             f"(pass timezone='Europe/Oslo' or similar to convert); the text is kept as raw_{snake(column)}.")
 
 
-# ---------------------------------------------------------------- Maccor
-
-_MACCOR_STATES = {"C": "chg", "D": "dchg", "R": "rest", "O": "other", "S": "status"}
-_MACCOR = {"Rec#": "record_index", "Cyc#": "cycle_count", "Step": "step_index", "Test (Sec)": "test_time_second",
-           "Step (Sec)": "step_time_second", "Volts": "voltage_volt", "DCIR/Ohms": "dc_internal_resistance_ohm"}
-
-
-def _is_maccor(head: bytes, path: Path) -> bool:
-    return any(line.startswith("Rec#\t") and "\tCyc#\t" in line for line in head_lines(head, 2))
-
-
-def _maccor_meta(first_line: str) -> dict:
-    """Header: "Today's Date … Date of Test:<tab>10/10/2019<tab> Filename:<tab>C:\\…\\X.052 Procedure: P.000<tab>
-    Comment/Barcode: 00001E"."""
-    fields = dict(re.findall(r"(Date of Test|Filename|Procedure|Comment/Barcode):\s*([^\t]*?)\s*(?=\t|\s\w+:|$)",
-                             first_line))
-    meta = {"instrument": "Maccor"}
-    if fields.get("Comment/Barcode"):
-        meta["barcode"] = fields["Comment/Barcode"]
-    if fields.get("Procedure"):
-        meta["step_program"] = fields["Procedure"]
-    if fields.get("Date of Test"):
-        meta["test_date_local"] = fields["Date of Test"]
-    channel = re.search(r"\.(\d{3})$", fields.get("Filename", ""))
-    if channel:  # Maccor names the data file by channel: *.052 = channel 52
-        meta["channel"] = int(channel.group(1))
-    return meta
-
-
-@register("maccor_text", suffixes=(".txt",), sniff=_is_maccor, library="polars",
-          description="Maccor tab-separated text export (*.NNN = channel; 1 header line, then a table)")
-def read_maccor(path: Path, *, timezone: str | None = None, **options) -> Reading:
-    """Current sign from State (C positive, D negative); Amp-hr/Watt-hr split by State and accumulated."""
-    path = Path(path)
-    with open(path, "rb") as handle:
-        lines = head_lines(handle.read(8192), 2)
-    skip = next((i for i, line in enumerate(lines) if line.startswith("Rec#\t")), None)
-    if skip is None:
-        raise InputError("not a Maccor text export.", file=str(path), expected="a 'Rec#<tab>Cyc#…' table header",
-                         found=lines[:2])
-    with library_errors(path, "a Maccor tab-separated export", "polars"):
-        df = read_csv(path, separator="\t", skip_rows=skip, null_values=["N/A"], quote_char=None)
-        df = df.filter(pl.col("Rec#").is_not_null())
-        state = pl.col("State").str.strip_chars()
-        amps = pl.col("Amps").cast(pl.Float64)
-        df = df.with_columns(
-            pl.when(state == "C").then(amps.abs()).when(state == "D").then(-amps.abs()).otherwise(amps)
-            .alias("current_ampere"),
-            state.replace(_MACCOR_STATES).str.to_lowercase().alias("step_type"),
-            *[pl.when(state == s).then(pl.col(c)).otherwise(0.0).alias(f"_{s}{c}")
-              for s in "CD" for c in ("Amp-hr", "Watt-hr")],
-            local_to_unix("DPt Time", "%m/%d/%Y %H:%M:%S", timezone),
-        ).rename({k: v for k, v in _MACCOR.items() if k in df.columns})
-        df = accumulate(df, ["cycle_count", "step_index"], {
-            "_CAmp-hr": "charging_capacity_ah", "_DAmp-hr": "discharging_capacity_ah",
-            "_CWatt-hr": "charging_energy_wh", "_DWatt-hr": "discharging_energy_wh"}, only_if_lower=True)
-        df = with_net_capacity(df.drop("_CAmp-hr", "_DAmp-hr", "_CWatt-hr", "_DWatt-hr", "Amps"))
-    meta = _maccor_meta(lines[0] if skip else "") | {"reader_version": f"polars {pl.__version__}"}
-    warnings = () if timezone else (local_time_warning("DPt Time"),)
-    return Reading({"timeseries": to_timeseries(df, path)}, meta, warnings)
-
-
 # ---------------------------------------------------------------- Arbin (TRI-flattened CSV)
 
 _ARBIN = {"data_point": "record_index", "test_time": "test_time_second", "datetime": "unix_time_second",
@@ -261,8 +201,9 @@ _ARBIN_COUNTERS = {"charge_capacity": "charging_capacity_ah", "discharge_capacit
 
 
 def _arbin_key(header: str) -> str:
-    """'Current(A)' and 'Current' -> 'current' (native Arbin exports carry SI units in brackets)."""
-    return re.sub(r"\(.*\)$", "", header.strip()).strip().lower()
+    """'Current(A)', 'Current' -> 'current'; 'Test Time (s)' -> 'test_time' (native Arbin exports carry SI units in
+    brackets and may spell names with spaces)."""
+    return re.sub(r"\s+", "_", re.sub(r"\(.*\)$", "", header.strip()).strip().lower())
 
 
 def _is_arbin(head: bytes, path: Path) -> bool:
@@ -306,7 +247,8 @@ def read_arbin(path: Path, **options) -> Reading:
         df = with_net_capacity(accumulate(df, scope, {raw: _ARBIN_COUNTERS[raw[4:]] for raw in counters.values()},
                                           only_if_lower=True))
     meta = _arbin_meta(path) | {"reader_version": f"polars {pl.__version__}"}
-    return Reading({"timeseries": to_timeseries(df, path)}, meta)
+    notes = (local_time_warning("Date Time"),) if "raw_date_time" in df.columns else ()
+    return Reading({"timeseries": to_timeseries(df, path)}, meta, notes)
 
 
 # ---------------------------------------------------------------- Battery Data Format (CSV or Parquet)
@@ -325,7 +267,7 @@ def _is_bdf(head: bytes, path: Path) -> bool:
         except Exception:  # noqa: BLE001 - an unreadable footer is simply not BDF
             return False
     lines = head_lines(head, 1)
-    return bool(lines) and _bdf_header(lines[0].split(","))
+    return bool(lines) and _bdf_header(next(csv.reader(lines[:1])))
 
 
 def _read_bdf_csv(path: Path) -> pa.Table:
@@ -335,7 +277,7 @@ def _read_bdf_csv(path: Path) -> pa.Table:
     for label, name in list(BDF_LABELS.items()) + [(n, n) for n in _BDF_NAMES]:
         types[label] = (pa.int64() if name in INT_COLUMNS else pa.string() if name == "step_type"
                         else pa.float64())
-    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding="utf8"),
+    return pacsv.read_csv(utf8_source(path), read_options=pacsv.ReadOptions(encoding="utf8"),
                           convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
 
 

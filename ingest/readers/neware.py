@@ -1,7 +1,8 @@
 """Neware: BTS 8.x .ndax and legacy .nda binaries (read by fastnda), and BTSDA CSV exports (read by polars).
 
-Cycle numbering is the vendor's own (BTSDA's Cycle Index, fastnda ``cycle_mode="raw"``); where a file has none,
-fastnda derives it (``"auto"``), and the reading says so in ``warnings`` and ``meta["cycle_count_rule"]``.
+Cycle numbering is BTSDA's Cycle Index: the stored counter (fastnda ``cycle_mode="raw"``) unless it is of the
+loop-only kind BTSDA does not show (rule in neware_cycles.py); where a file has none, fastnda derives it (``"auto"``);
+the reading says which in ``warnings`` and ``meta["cycle_count_rule"]``.
 Neware current is positive on charge; Neware capacities/energies restart at every step: the vendor value is kept as
 ``step_net_capacity_ah`` (sign of the current) and the BDF test-cumulative columns are built from it.
 """
@@ -22,6 +23,8 @@ from ingest.readers import Reading, register
 from ingest.readers.cyclers import (accumulate, head_lines, iso_utc, library_errors, local_time_warning,
                                     local_to_unix, one_line, read_csv, snake, step_type_expr, to_timeseries,
                                     with_net_capacity)
+from ingest.readers.neware_cycles import vendor_cycles
+from ingest.readers.text import utf8_bytes
 from lake.errors import InputError
 
 _FASTNDA = {"index": "record_index", "total_time_s": "test_time_second", "unix_time_s": "unix_time_second",
@@ -176,18 +179,22 @@ def _check_bts9_length(path: Path) -> None:
                          expected=f"at least {max(ends)} bytes", found=f"{size} bytes")
 
 
-def _reading(path: Path, suffix: str, meta_of) -> Reading:
+def _reading(path: Path, suffix: str, meta_of, cycle_mode: str | None = None) -> Reading:
     import fastnda
 
     df, metadata, notes = _fastnda_read(path, suffix)
     auto = any("Raw cycle column missing" in n for n in notes)
     with library_errors(path, f"a Neware {suffix} file", "fastnda"):
         canonical = _from_fastnda(df)
+    rule = "fastnda auto (file has no cycle index)"
+    if not auto:
+        canonical, rule, cycle_notes = vendor_cycles(canonical, cycle_mode)
+        notes += cycle_notes
     table = to_timeseries(canonical, path)
     if suffix == ".nda" and metadata.get("nda_version") in (129, 130):
         _check_bts9_length(path)
     meta = {k: v for k, v in meta_of(metadata).items() if v not in (None, "")}
-    meta["cycle_count_rule"] = "fastnda auto (file has no cycle index)" if auto else "vendor cycle index (raw)"
+    meta["cycle_count_rule"] = rule
     meta["reader_version"] = f"fastnda {fastnda.__version__}"
     first = canonical.select(pl.col("unix_time_second") - pl.col("test_time_second")).row(0)[0]
     if first is not None:
@@ -201,14 +208,14 @@ def _reading(path: Path, suffix: str, meta_of) -> Reading:
 
 @register("neware_ndax", suffixes=(".ndax",), sniff=_is_ndax, library="fastnda",
           description="Neware BTS 8.x binary (.ndax)")
-def read_ndax(path: Path, **options) -> Reading:
-    return _reading(Path(path), ".ndax", _ndax_meta)
+def read_ndax(path: Path, *, cycle_mode: str | None = None, **options) -> Reading:
+    return _reading(Path(path), ".ndax", _ndax_meta, cycle_mode)
 
 
 @register("neware_nda", suffixes=(".nda",), sniff=_is_nda, library="fastnda",
           description="Neware legacy binary (.nda, BTS 7/9)")
-def read_nda(path: Path, **options) -> Reading:
-    return _reading(Path(path), ".nda", _nda_meta)
+def read_nda(path: Path, *, cycle_mode: str | None = None, **options) -> Reading:
+    return _reading(Path(path), ".nda", _nda_meta, cycle_mode)
 
 
 # ---------------------------------------------------------------- BTSDA CSV export
@@ -278,9 +285,14 @@ def _btsda_mass(df: pl.DataFrame) -> dict:
 def read_btsda_csv(path: Path, *, timezone: str | None = None, **options) -> Reading:
     """Units come from the headers (A/mA/µA, V/mV, Ah/mAh/mAs, Wh/mWh/mWs); Date is local time."""
     path = Path(path)
-    notes = []
     with library_errors(path, "a Neware BTSDA CSV export", "polars"):
         df = read_csv(path)
+    return _btsda_reading(df, path, timezone)
+
+
+def _btsda_reading(df: pl.DataFrame, path: Path, timezone: str | None) -> Reading:
+    notes = []
+    with library_errors(path, "a Neware BTSDA CSV export", "polars"):
         exprs = {col: _btsda_column(col, timezone) for col in df.columns}
         kept = [c for c, e in exprs.items() if e is None or _split_unit(c)[0] == "date"]  # -> raw_*
         df = df.select([e for e in exprs.values() if e is not None] + kept)
@@ -293,3 +305,50 @@ def read_btsda_csv(path: Path, *, timezone: str | None = None, **options) -> Rea
     meta = {"instrument": "Neware BTSDA export", "reader_version": f"polars {pl.__version__}",
             "cycle_count_rule": "vendor cycle index (BTSDA Cycle Index)"} | _btsda_mass(df)
     return Reading({"timeseries": to_timeseries(df, path)}, meta, tuple(notes))
+
+
+# ---------------------------------------------------------------- BTSDA CSV export, all three layers
+
+def _fields(line: str) -> list[str]:
+    return [f.strip().strip('"') for f in line.split(",")]
+
+
+def _is_btsda_layers(head: bytes, path: Path) -> bool:
+    """Cycle rows, step rows (one leading empty field) and record rows (two) interleaved under three headers."""
+    lines = head_lines(head, 3)
+    return (len(lines) == 3 and _split_unit(_fields(lines[0])[0])[0] in ("cycle index", "cycle id")
+            and lines[1].startswith(",") and not lines[1].startswith(",,") and lines[2].startswith(",,"))
+
+
+@register("neware_btsda_layers", suffixes=(".csv",), sniff=_is_btsda_layers, library="polars",
+          description="Neware BTSDA CSV export with cycle, step and record layers interleaved")
+def read_btsda_layers(path: Path, *, timezone: str | None = None, **options) -> Reading:
+    """Each record row inherits the cycle index of the cycle row and the step index/type of the step row above it;
+    the records are then read as a flat BTSDA export (cycle and step summaries are BTSDA's, derived, not kept)."""
+    path = Path(path)
+    lines = utf8_bytes(path).decode("utf-8", errors="replace").splitlines()
+    step_head, record_head = _fields(lines[1]), _fields(lines[2])
+    keys = {_split_unit(h)[0]: i for i, h in enumerate(step_head)}
+    s_index, s_type = keys.get("step index", keys.get("step id")), keys.get("step type", keys.get("step name"))
+    if s_index is None:
+        raise InputError("the step layer has no step index.", file=str(path), row=2,
+                         expected="'Step Index' in the second header line", found=lines[1][:80])
+    skip = next((i for i, h in enumerate(record_head) if h), 2)   # leading empty fields = leading commas
+    names = record_head[skip:]
+    taken = {_split_unit(h)[0] for h in names}
+    inherited = [(name, at) for name, at in (("Cycle Index", 0), ("Step Index", s_index), ("Step Type", s_type))
+                 if at is not None and name.lower() not in taken]   # (column, field of its layer's row)
+    out, values = [",".join([n for n, _ in inherited] + names)], {}
+    for line in lines[3:]:
+        if not line.strip():
+            continue
+        depth = 0 if not line.startswith(",") else 1 if not line.startswith(",,") else 2
+        if depth < 2:
+            fields = line.split(",")
+            values.update({n: fields[at].strip() if at < len(fields) else "" for n, at in inherited
+                           if (n == "Cycle Index") == (depth == 0)})
+        else:
+            out.append(",".join([values.get(n, "") for n, _ in inherited] + [line[skip:]]))
+    with library_errors(path, "a Neware BTSDA layered CSV export", "polars"):
+        df = read_csv("\n".join(out).encode(), name=path)
+    return _btsda_reading(df, path, timezone)

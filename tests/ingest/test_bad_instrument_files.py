@@ -90,7 +90,9 @@ def test_incomplete_arbin_fastcharge_file(lake, samples, tmp_path):
     It is ingested — the raw rows are real data — with a single cycle 0 that holds no discharge, so `cell_life`
     reports no retention for it rather than inventing one."""
     folder = tmp_path / "arbin"
-    shutil.copytree(samples / "arbin_csv", folder)
+    folder.mkdir()
+    for name in ("FastCharge_000025_CH8.csv", "FastCharge_000025_CH8_Metadata.csv"):
+        shutil.copyfile(samples / "arbin_csv" / name, folder / name)
     (outcome,) = ingest(lake, [folder], progress=False)        # the _Metadata.csv sidecar travels with it
     assert outcome.status == "ingested" and outcome.cells == ["EL150800453116"]
     cycles = store.query(lake, "SELECT cycle_index, discharge_capacity_mah FROM cycles").to_pylist()

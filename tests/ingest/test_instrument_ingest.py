@@ -3,6 +3,7 @@ tests, parallel reading, and the whole samples folder — on the real files in .
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow.csv as pacsv
@@ -12,6 +13,7 @@ from ingest.pipeline import ingest
 from lake import store
 from virtual_lab import lab as virtual_lab
 from tests.conftest import CELLS_HEADER, lake_state, write_csv
+from tests.ingest.test_reader_contract import NOT_YET
 
 TOMO = ["--voxel-size-m", 100e-6 / 256, "--labels", "pore=0,ncm=85,binder=170"]
 NOT_INSTRUMENT = {"SOURCES.md", "new_nda_file.ftr"}
@@ -19,15 +21,19 @@ NOT_INSTRUMENT = {"SOURCES.md", "new_nda_file.ftr"}
 
 def test_the_whole_samples_folder(cli, samples, tmp_path):
     code, out, err = cli("--lake", tmp_path / "lake", "ingest", samples, *TOMO, "--no-progress")
-    lines = {line.split()[-1].split("/")[-1]: line.split()[0] for line in out.splitlines()
+    said = [line.removeprefix("error: ") for line in (out + err).splitlines()]    # rejections may go to stderr
+    lines = {line.split()[-1].split("/")[-1]: line.split()[0] for line in said
              if line.startswith(("ingested", "rejected", "duplicate"))}
     assert code == 1                                  # the BTSDA reference exports are not instrument files
     rejected = {name for name, status in lines.items() if status == "rejected"}
     references = {p.name for p in (samples / "neware_btsda_reference").iterdir()}
-    # gcpl.issue_149.mpt is the text export of gcpl.issue_149.mpr: the same test again, so it is refused.
-    assert rejected == references | {"SOURCES.md", "gcpl.issue_149.mpt"}
+    # an .mpt whose .mpr landed first is the same cycling test again: refused as overlapping in time (EIS-only
+    # pairs are not compared); NOT_YET: files no reader reads yet (see the contract test)
+    twins = {f"{stem}.mpt" for stem in ("ca", "cp", "cv.issue_149", "gcpl.issue_149", "gcpl.issue_211", "geis", "mb")}
+    not_yet = {Path(rel).name for rel in NOT_YET}
+    assert rejected == references | {"SOURCES.md"} | twins | not_yet
     instrument = [p for p in samples.rglob("*") if p.is_file() and p.name not in references | NOT_INSTRUMENT
-                  and not p.name.endswith("_Metadata.csv") and p.name != "gcpl.issue_149.mpt"]
+                  and not p.name.endswith("_Metadata.csv") and p.name not in twins | not_yet]
     assert all(lines[p.name] == "ingested" for p in instrument)
     root = tmp_path / "lake"
     rows = {r["original_name"]: r["n"] for r in store.query(root, """
@@ -39,7 +45,7 @@ def test_the_whole_samples_folder(cli, samples, tmp_path):
     assert rows["SINTEF__LiGrR2032__2024-04-30__25degC__Landt.bdf.csv"] == 25162
     assert rows["jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr"] == 46102
     spectra = store.query(root, "SELECT count(*) AS n FROM eis_spectra")["n"][0].as_py()
-    assert spectra == 9                               # 7 vendor EIS files + BioLogic peis .mpr and .mpt
+    assert spectra == 82       # 9 vendor EIS files, peis and peis.issue_225 (.mpr and .mpt), geis 61, mb 8
     micro = store.query(root, "SELECT * FROM microstructure").to_pylist()[0]
     assert micro["pore_frac"] == pytest.approx(0.449917, abs=1e-6)
     assert micro["ssa_ncm_per_m"] == pytest.approx(374027.56, rel=1e-6)
