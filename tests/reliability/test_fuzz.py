@@ -152,13 +152,14 @@ def test_mutated_sample_files_are_rejected_cleanly(fuzz_lake, tmp_path_factory, 
     assert status != "crash", f"the ingest process died (exit code {result}): {case}"
     code, out, err, escaped = result
     assert not escaped, f"an exception escaped `cathode ingest` on {case}:\n{escaped}"
-    line = out.splitlines()[0] if out else ""
+    # an ingested or duplicate file's line is on stdout; a rejected one's on stderr after `error:`, reason below
+    line = err.removeprefix("error: ") if err.startswith("error: rejected") else (out.splitlines() or [""])[0]
     outcome = line.split()[0] if line else ""
     assert outcome in ("ingested", "duplicate", "rejected"), f"{case}: {out}{err}"
     assert code == (1 if outcome == "rejected" else 0), f"{case}: exit {code}"
     stats[outcome] += 1
     if outcome == "rejected":
-        reason = out.splitlines()[1].strip()
+        reason = err.splitlines()[1].strip()
         assert reason and "Traceback" not in out + err
         stats["library error"] += "could not be read (" in reason
         assert lake_state(root) == before, f"a rejected file changed the lake: {case}"
