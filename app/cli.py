@@ -63,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was committed by the unfinished step", file=sys.stderr)
         return 130
+    except Exception as exc:            # a bug, not an input: still one line; --debug shows where
+        if args.debug:
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:500]} (nothing was "
+              "committed by the unfinished step; run again with --debug for the traceback and report it)",
+              file=sys.stderr)
+        return ERROR_EXIT
 
 
 def lake_root(given: str | None) -> Path:

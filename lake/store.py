@@ -32,7 +32,9 @@ from lake.errors import LakeError, QueryError
 CATALOG = "lake.duckdb"
 LOCK = "lake.lock"
 DATA = "data"
-SCHEMA_VERSION = "1"
+# A fingerprint of lake/schema.py: a lake made by an older cathode-lake gets the tables, columns and views it lacks
+# the first time it is opened (stored in lake_meta; see `_current`).
+SCHEMA_VERSION = hashlib.sha256(repr(schema.TABLES).encode()).hexdigest()[:16]
 LOCK_TIMEOUT_S = float(os.environ.get("CATHODE_LOCK_TIMEOUT", "600"))
 READ_RETRY_S = 30.0
 
@@ -66,16 +68,28 @@ def _require(root: Path) -> Path:
 @contextlib.contextmanager
 def connect(root: Path, *, read_only: bool = True, timeout_s: float = READ_RETRY_S):
     """A short connection to the catalog; read-only connections retry while a writer is committing."""
-    root = _require(root)
+    root = _current(_require(root))
     con = _open(root, read_only, timeout_s)
-    if _stored_root(con) != str(root):       # the folder moved: point the bulk views at the new place
-        con.close()
-        _rebind(root)
-        con = _open(root, read_only, timeout_s)
     try:
         yield con
     finally:
         con.close()
+
+
+def _current(root: Path) -> Path:
+    """Bring the catalog up to date before use: a moved folder gets its bulk views re-pointed, a lake made by an
+    older cathode-lake its missing tables, columns and views (both idempotent, under the writer lock)."""
+    con = _open(root, True, READ_RETRY_S)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM lake_meta WHERE key IN ('root', 'schema_version')")
+                    .fetchall())
+    finally:
+        con.close()
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        init(root)
+    elif meta.get("root") != str(root):
+        _rebind(root)
+    return root
 
 
 def _open(root: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
@@ -117,11 +131,6 @@ def query_one(root: Path, sql: str) -> pa.Table:
 
 def lake_version(root: Path) -> int:
     return int(query(root, "SELECT coalesce(max(lake_version), 0) AS v FROM commits")["v"][0].as_py())
-
-
-def _stored_root(con: duckdb.DuckDBPyConnection) -> str | None:
-    rows = con.execute("SELECT value FROM lake_meta WHERE key = 'root'").fetchall()
-    return rows[0][0] if rows else None
 
 
 # ---------------------------------------------------------------- creating
@@ -294,7 +303,7 @@ class Writer:
 @contextlib.contextmanager
 def writer(root: Path, command: str, *, on_wait=None, timeout_s: float = LOCK_TIMEOUT_S):
     """Hold the writer lock; commit everything queued on the yielded ``Writer`` as one new lake version."""
-    root = _require(root)
+    root = _current(_require(root))
     with _lock(root, timeout_s, on_wait):
         con = duckdb.connect(str(catalog_path(root)), read_only=True)
         try:
@@ -318,7 +327,7 @@ def record_rejections(root: Path, rows: list[dict]) -> None:
     not move and no data is added."""
     if not rows:
         return
-    root = _require(root)
+    root = _current(_require(root))
     with _lock(root):
         con = _open(root, False, READ_RETRY_S)     # waits while a reader has the catalog open
         try:

@@ -156,3 +156,24 @@ def test_a_moved_lake_still_reads_its_parquet(lake, tmp_path):
 def test_no_lake_is_a_clear_error(tmp_path):
     with pytest.raises(LakeError, match="No lake at .*cathode .*init"):
         store.query(tmp_path / "nowhere", "SELECT 1")
+
+
+def test_a_lake_made_by_an_older_version_is_brought_up_to_date_on_open(tmp_path):
+    """A lake whose catalog predates a column (here sources.warnings) and a view is upgraded the first time it is
+    opened, reader or writer: no 'column not found' when an older lake meets newer code."""
+    import duckdb
+
+    from ingest.pipeline import ingest
+    from tests.conftest import CELLS_HEADER, GOOD_CELLS, write_csv
+    root = store.init(tmp_path / "old")
+    con = duckdb.connect(str(store.catalog_path(root)))
+    con.execute("DROP VIEW cell_life")
+    con.execute("ALTER TABLE sources DROP COLUMN warnings")
+    con.execute("UPDATE lake_meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    assert store.query(root, "SELECT count(*) AS n FROM cell_life")["n"][0].as_py() == 0      # a reader upgrades
+    bad = write_csv(tmp_path / "bad.csv", CELLS_HEADER, [["X", "cold_calendered", -3, 0, 60, 4.2, 0.1, 1, 0.2]])
+    good = write_csv(tmp_path / "cells.csv", CELLS_HEADER, GOOD_CELLS)
+    outcomes = ingest(root, [bad, good], progress=False)
+    assert [o.status for o in outcomes] == ["rejected", "ingested"]
+    assert store.query(root, "SELECT count(*) AS n FROM sources WHERE warnings IS NULL")["n"][0].as_py() == 2
