@@ -99,20 +99,23 @@ def _catalog_tables(root: Path) -> list[dict]:
     return result
 
 
+INFO_TABLES = ("sources", "cells", "cycles", "timeseries", "eis_spectra", "microstructure", "literature", "models",
+               "proposals")
+
+
 def cmd_info(args) -> int:
     from lake import store
     root = Path(args.lake).resolve()
-    tables = {t["name"]: t["rows"] for t in _catalog_tables(root)}
+    counts = ", ".join(f"(SELECT count(*) FROM {name}) AS {name}" for name in INFO_TABLES)
+    row = store.query(root, f"""SELECT {counts}, (SELECT count(*) FROM sources WHERE status = 'rejected') AS rejected,
+        (SELECT coalesce(max(lake_version), 0) FROM commits) AS version""").to_pylist()[0]
     print(f"lake      {root}")
-    print(f"version   {store.lake_version(root)}")
-    for name in ("sources", "cells", "cycles", "timeseries", "eis_spectra", "microstructure", "literature",
-                 "models", "proposals"):
-        print(f"{name:<15} {tables.get(name, 0):>10}")
-    rejected = store.query(root, "SELECT count(*) AS n FROM sources WHERE status = 'rejected'")["n"][0].as_py()
-    print(f"rejected files  {rejected:>10}")
-    for row in store.query(root, "SELECT * FROM commits ORDER BY lake_version DESC LIMIT 5").to_pylist():
-        print(f"  v{row['lake_version']:<4} {row['committed_at']:%Y-%m-%d %H:%M:%S} {row['command']:<8} "
-              f"{row['summary']}")
+    print(f"version   {row['version']}")
+    for name in INFO_TABLES:
+        print(f"{name:<15} {row[name]:>10}")
+    print(f"rejected files  {row['rejected']:>10}")
+    for c in store.query(root, "SELECT * FROM commits ORDER BY lake_version DESC LIMIT 5").to_pylist():
+        print(f"  v{c['lake_version']:<4} {c['committed_at']:%Y-%m-%d %H:%M:%S} {c['command']:<8} {c['summary']}")
 
 
 def cmd_sql(args) -> int:

@@ -13,8 +13,6 @@ import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
 from lake.errors import InputError
 
 PROCESSES = ("cold_calendered", "hot_calendered", "in_situ_polymerized")
@@ -95,6 +93,7 @@ MICROSTRUCTURE = ("porosity_frac", "active_area_frac")         # measured, optio
 def has_recipe() -> pl.Expr:
     """True where a cell's every required recipe value is given: a cell to learn from. A blank optional one
     (densification_frac) does not exclude it; the models impute it."""
+    import polars as pl            # in the functions: the schema (and so `cathode sql`) reads this module
     return pl.all_horizontal([pl.col(c).is_not_null() for c in RECIPE_REQUIRED])
 
 
@@ -105,6 +104,7 @@ def validate(frame: pl.DataFrame, file: str | None = None, first_row: int = 2, *
     filled, numbers parse, each number within its physical range (and within ``within``, e.g. BOUNDS), a known
     process, voltage_min_v below voltage_max_v. ``rows``: each row's spreadsheet number (default first_row + i).
     Unknown columns are left as they are."""
+    import polars as pl
     row_no = pl.Series("row", rows if rows is not None else range(first_row, first_row + frame.height),
                        dtype=pl.Int64)
 
@@ -161,6 +161,7 @@ def validate(frame: pl.DataFrame, file: str | None = None, first_row: int = 2, *
 def read(path: Path, *, required=RECIPE_REQUIRED, within: dict | None = None) -> pl.DataFrame:
     """A cells.csv-shaped file of recipes (`cathode predict`, the virtual lab's form), read as text and checked by
     `validate`; optional columns may be absent or blank, unknown ones are kept."""
+    import polars as pl
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file.", file=str(path))

@@ -68,12 +68,23 @@ def _require(root: Path) -> Path:
 @contextlib.contextmanager
 def connect(root: Path, *, read_only: bool = True, timeout_s: float = READ_RETRY_S):
     """A short connection to the catalog; read-only connections retry while a writer is committing."""
-    root = _current(_require(root))
+    root = _require(root)
     con = _open(root, read_only, timeout_s)
+    if _outdated(con, root):                 # moved folder or older schema: bring it up to date, then reopen
+        con.close()
+        _current(root)
+        con = _open(root, read_only, timeout_s)
     try:
         yield con
     finally:
         con.close()
+
+
+def _outdated(con: duckdb.DuckDBPyConnection, root: Path) -> str | None:
+    """'schema' when the catalog predates lake/schema.py, 'root' when the folder moved, else None."""
+    meta = dict(con.execute("SELECT key, value FROM lake_meta WHERE key IN ('root', 'schema_version')").fetchall())
+    return "schema" if meta.get("schema_version") != SCHEMA_VERSION else "root" if meta.get("root") != str(root) \
+        else None
 
 
 def _current(root: Path) -> Path:
@@ -81,13 +92,12 @@ def _current(root: Path) -> Path:
     older cathode-lake its missing tables, columns and views (both idempotent, under the writer lock)."""
     con = _open(root, True, READ_RETRY_S)
     try:
-        meta = dict(con.execute("SELECT key, value FROM lake_meta WHERE key IN ('root', 'schema_version')")
-                    .fetchall())
+        outdated = _outdated(con, root)
     finally:
         con.close()
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    if outdated == "schema":
         init(root)
-    elif meta.get("root") != str(root):
+    elif outdated == "root":
         _rebind(root)
     return root
 
