@@ -114,8 +114,10 @@ def cmd_info(args) -> int:
     for name in INFO_TABLES:
         print(f"{name:<15} {row[name]:>10}")
     print(f"rejected files  {row['rejected']:>10}")
-    for c in store.query(root, "SELECT * FROM commits ORDER BY lake_version DESC LIMIT 5").to_pylist():
-        print(f"  v{c['lake_version']:<4} {c['committed_at']:%Y-%m-%d %H:%M:%S} {c['command']:<8} {c['summary']}")
+    commits = store.query(root, """SELECT lake_version, strftime(committed_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S')
+        AS committed_at, command, summary FROM commits ORDER BY lake_version DESC LIMIT 5""").to_pylist()
+    for c in commits:             # time formatted by DuckDB: a timestamp to Python would import pandas (0.4 s)
+        print(f"  v{c['lake_version']:<4} {c['committed_at']} UTC {c['command']:<8} {c['summary']}")
 
 
 def cmd_sql(args) -> int:

@@ -113,6 +113,18 @@ def test_the_help_loads_no_estimator_library():
         assert run.returncode == 0 and run.stdout.strip() == "[]", (argv, run.stdout, run.stderr)
 
 
+def test_sql_and_info_run_without_dataframe_or_estimator_libraries(lake):
+    """What `cathode sql "select 1"` and `cathode info` load, measured in a fresh process: DuckDB and pyarrow only."""
+    probe = ("import sys, io, contextlib; from app.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()): code = main(sys.argv[1:])\n"
+             "print(code, sorted(m for m in ('sklearn', 'optuna', 'scipy', 'streamlit', 'polars', 'pandas') "
+             "if m in sys.modules))")
+    for argv in (["sql", "select 1"], ["info"], ["tables"]):
+        run = subprocess.run([sys.executable, "-c", probe, "--lake", str(lake), *argv], capture_output=True,
+                             text=True, cwd=Path(__file__).resolve().parents[2])
+        assert run.stdout.strip() == "0 []", (argv, run.stdout, run.stderr)
+
+
 def test_error_inputs_print_one_line_and_the_exit_code_rule(cli, lake, tmp_path):
     """1 for an error or a rejected file, 2 for a usage error; one line on stderr, never a traceback."""
     (tmp_path / "empty").mkdir()
