@@ -67,9 +67,8 @@ def allowed_functions() -> frozenset[str]:
 
 def function_refusal(name: str) -> str | None:
     """Why the console refuses the scalar, aggregate or window function (or macro) ``name``, or None."""
-    name = name.lower()
-    if name in REFUSED_FUNCTIONS:
-        return REFUSED_FUNCTIONS[name]
-    if name in allowed_functions():
+    if name.lower() in REFUSED_FUNCTIONS:
+        return REFUSED_FUNCTIONS[name.lower()]
+    if name in allowed_functions() or name.lower() in allowed_functions():     # DuckDB's names ignore case
         return None
     return "it is not among the functions the console allows (app/ui/console_functions.txt)"

@@ -10,7 +10,9 @@ Two layers, so one mistake is not enough:
    ``data/`` folder stays readable, for the bulk views; no temp folder, so nothing spills to disk), a memory limit
    and a thread count (``CATHODE_CONSOLE_MEMORY``, default 1GB; ``CATHODE_CONSOLE_THREADS``, default 2) and its
    configuration locked; a timer interrupts a query that runs past the timeout, and at most ``row_cap`` rows and
-   ``MAX_RESULT_BYTES`` are fetched. Every failure, of the check or the run, is one Refused line.
+   ``MAX_RESULT_BYTES`` are fetched. Every failure, of the check or the run, is one Refused line. (DuckDB keeps
+   its own attached catalog file readable whatever the settings: only layer 1 keeps a query from reading its raw
+   bytes, which hold what the console can query anyway.)
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import pyarrow as pa
 
 from app.ui import console_rules
 from lake import store
+from lake.export import csv_rows
 
 ROW_CAP = 10_000
 TIMEOUT_S = 10.0
@@ -260,6 +263,11 @@ def _fetch(root: Path, query: str, row_cap: int, timeout_s: float) -> pa.Table:
             raise Refused(f"DuckDB: {_one_line(exc)}") from None
         finally:
             timer.cancel()
+
+
+def download_csv(table: pa.Table) -> str:
+    """The result as the console's download: formula-safe CSV (lake.export), numbers at full precision."""
+    return "".join(csv_rows(table.column_names, table.to_pylist()))
 
 
 def _one_line(exc: Exception) -> str:
