@@ -143,6 +143,9 @@ def types_in(data: bytes) -> set[str]:
                 raise LakeError(f"the model archive unpacks to {unpacked >> 20} MB, over "
                                 f"{MAX_UNPACKED_BYTES >> 20} MB")
             schema = json.loads(zf.read("schema.json"))
+            for info in zf.infolist():
+                if info.filename.endswith(".npy"):
+                    _check_array_header(zf, info)
     except (zipfile.BadZipFile, KeyError, ValueError, RecursionError) as exc:
         raise LakeError(f"not a skops model archive ({type(exc).__name__})") from None
     found, stack = set(), [schema]
@@ -155,6 +158,16 @@ def types_in(data: bytes) -> set[str]:
         elif isinstance(node, list):
             stack.extend(node)
     return found
+
+
+def _check_array_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """numpy allocates the shape an array's header declares before reading its data: it must fit the member."""
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh)
+    if dtype.hasobject or int(np.prod(shape, dtype=object)) * dtype.itemsize > info.file_size:
+        raise LakeError(f"array {info.filename} declares {shape} {dtype}, more than its {info.file_size} bytes")
 
 
 def check_trees(model, row: dict) -> None:

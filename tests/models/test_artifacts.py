@@ -204,3 +204,22 @@ def test_a_lake_of_old_pickles_is_refused_then_retrained_by_train(trained, cli, 
     code, out, err = cli("--lake", root, "predict", recipes)
     assert code == 0 and "cycles_to_80_pred" in out, err
     assert not marker.exists()
+
+
+def test_an_array_declaring_more_than_it_holds_is_refused(fitted, tmp_path):
+    """numpy would allocate the declared shape before reading: a 4-byte member claiming 10^12 doubles is refused."""
+    path = tmp_path / artifacts.FOLDER / "m.skops"
+    artifacts.save(fitted[0]["gp"], path)
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    member = next(i.filename for i in source.infolist() if i.filename.endswith(".npy"))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10 ** 12,)})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as out:
+        for info in source.infolist():
+            out.writestr(info, header.getvalue() + b"\0\0\0\0"
+                         if info.filename == member else source.read(info))
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(LakeError, match=r"declares \(1000000000000,\) float64, more than its"):
+        artifacts.load(tmp_path, {"model_id": "m", "artifact_path": "artifacts/models/m.skops",
+                                  "artifact_sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
