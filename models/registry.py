@@ -159,7 +159,6 @@ def train(root: Path, targets=DEFAULT_TARGETS, *, early_cycles: int | None = DEF
     targets = list(dict.fromkeys(targets))
     tgts = [target(t) for t in targets]
     version = store.lake_version(root)
-    root = store.init(root)                  # idempotent: adds columns a lake made by an older version lacks
     frame = cell_frame(root, tuple(t.retention_cycle for t in tgts if t.retention_cycle))
     if frame.height == 0:
         raise InputError("the lake has no cells to train on. Ingest a cells.csv and its cycles.csv first.",

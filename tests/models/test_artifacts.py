@@ -194,6 +194,7 @@ def test_a_lake_of_old_pickles_is_refused_then_retrained_by_train(trained, cli, 
     con = duckdb.connect(str(store.catalog_path(root)))
     con.execute("ALTER TABLE models DROP COLUMN artifact_sha256")
     con.execute("UPDATE models SET artifact_path = 'artifacts/models/evil.pkl'")
+    con.execute("UPDATE lake_meta SET value = '1' WHERE key = 'schema_version'")     # as an older version wrote it
     con.close()
     recipes = tmp_path / "recipes.csv"
     recipes.write_text("\n".join(RECIPES) + "\n")
