@@ -224,3 +224,22 @@ def test_an_array_declaring_more_than_it_holds_is_refused(fitted, tmp_path):
     with pytest.raises(LakeError, match=r"declares \(1000000000000,\) float64, more than its"):
         artifacts.load(tmp_path, {"model_id": "m", "artifact_path": "artifacts/models/m.skops",
                                   "artifact_sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+
+
+def test_the_app_s_propose_button_skips_a_planted_pickle_and_says_so(trained, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.test_ui_pages import MAIN, TIMEOUT, texts
+    root, template = trained
+    marker, cases = hostile_rows(root, tmp_path, template)
+    model_id, path, sha, _ = cases[0]                                      # the pickle
+    plant(root, template, model_id, path, sha)
+    monkeypatch.setenv("CATHODE_LAKE", str(root))
+    app = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    app.switch_page("views/optimizer.py").run()
+    app.number_input(key="opt_n").set_value(1)
+    app.button[-1].click().run(timeout=120)                                 # the form's Propose button
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert "Proposed 1 recipes" in texts(app.success)
+    assert f"warm start skipped, fitting cycles_to_80 from scratch: model {model_id}: not loaded" in texts(app.warning)
+    assert not marker.exists()
