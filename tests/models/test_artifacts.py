@@ -65,7 +65,7 @@ def test_a_fitted_model_round_trips_exactly(fitted, kind, tmp_path):
 def test_save_refuses_a_type_the_loader_would_not_trust(fitted, tmp_path):
     model = fitted[0]["gp"]
     odd = type(model)(**model.get_params())
-    odd.__dict__.update(model.__dict__, extra_=collections.OrderedDict(a=1))          # a new attribute of an untrusted type
+    odd.__dict__.update(model.__dict__, extra_=collections.OrderedDict(a=1))    # a new attribute, untrusted type
     with pytest.raises(LakeError, match=r"collections.OrderedDict, not among the trusted types"):
         artifacts.save(odd, tmp_path / "m.skops")
     assert not (tmp_path / "m.skops").exists() and not list(tmp_path.iterdir())

@@ -84,6 +84,7 @@ with st.form("opt_propose"):
     submitted = st.form_submit_button("Propose")
 if submitted:
     from optimizer.proposals import propose                 # imported on demand: Optuna takes seconds
+
     def run_propose():
         batch = propose(root, int(n), None if objective.startswith("pareto") else objective)
         st.session_state["opt_notes"] = batch.notes        # e.g. a refused model file skipped by the warm start
