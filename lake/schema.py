@@ -153,7 +153,9 @@ TABLES: tuple[Table, ...] = (
         ("library_versions_json", "VARCHAR", "", "library versions used, JSON"),
         ("trained_on_version", "BIGINT", "", "the lake version the model saw"),
         ("n_cells", "BIGINT", "", "training cells"),
-        ("artifact_path", "VARCHAR", "", "model file, relative to the lake folder"),
+        ("artifact_path", "VARCHAR", "", "model file (skops format), relative to the lake folder, under "
+         "artifacts/models/"),
+        ("artifact_sha256", "VARCHAR", "", "sha256 of the model file, checked before it is loaded"),
         ("created_at", "TIMESTAMPTZ", "UTC", "when the model was trained"),
         VERSION,
     ), key=("model_id",)),

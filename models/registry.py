@@ -1,9 +1,10 @@
 """Train surrogate models from the lake, store them with their provenance, load them back, predict.
 
 A model is a row of `models` (target, estimator, features, CV metrics and interval coverage, library versions,
-the lake version it saw, training cells) plus a pickled estimator under `<lake>/artifacts/models/`. The file is
-written, fsynced and renamed before the one commit that registers it; if the commit fails the file is removed,
-so an unregistered file is never loaded. Pickles execute code when loaded: load only lakes you trust.
+the lake version it saw, training cells, the model file's path and sha256) plus the fitted estimator as a skops file
+under `<lake>/artifacts/models/` (models.artifacts: no pickle, nothing runs when it is opened). The file is written,
+fsynced and renamed before the one commit that registers it; if the commit fails the file is removed, so an
+unregistered file is never loaded.
 """
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
-import pickle
 import platform
 import uuid
 from dataclasses import dataclass
@@ -24,14 +23,15 @@ import polars as pl
 import pyarrow as pa
 
 from lake import recipe, store
-from lake.errors import InputError, LakeError, UsageError
+from lake.errors import InputError, UsageError
 from lake.recipe import MICROSTRUCTURE, RECIPE, RECIPE_REQUIRED
+from models import artifacts
 from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
 from models.features import MIN_CELLS, Target, cell_frame, from_model_scale, target, target_values
 from models.surrogate import KINDS, Surrogate, select, upper_quantile
 from models.defaults import DEFAULT_TARGETS
 
-ARTIFACTS = Path("artifacts") / "models"
+ARTIFACTS = artifacts.FOLDER
 LIBRARIES = ("cathode-lake", "numpy", "scipy", "scikit-learn", "polars", "duckdb", "optuna")
 
 
@@ -207,8 +207,8 @@ def unchanged_models(root: Path, options: dict, wanted: list[tuple[str, str]]) -
     rows = store.query(root, "SELECT * FROM models ORDER BY created_at DESC").to_pylist()
     found = {}
     for row in rows:
-        if json.loads(row["metrics_json"]).get("training_options") != options:
-            continue
+        if json.loads(row["metrics_json"]).get("training_options") != options or not row.get("artifact_sha256"):
+            continue                         # other options, or an old pickle that is no longer loaded
         found.setdefault((row["target"], "early_life" if row["estimator"] == "early_life" else ""), row)
     return [found[w] for w in wanted] if all(w in found for w in wanted) else []
 
@@ -232,20 +232,9 @@ def register(root: Path, trained: list[Trained], *, command: str = "train", writ
 
 
 def _queue(root: Path, w, trained: list[Trained], written: list[Path]) -> None:
-    folder = root / ARTIFACTS
     for t in trained:
-        path = folder / f"{t.row['model_id']}.pkl"
-        tmp = path.with_suffix(".tmp")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                pickle.dump(t.model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise LakeError(f"cannot write the model file {path} ({exc.strerror or exc}); nothing was "
-                            "committed. Check the lake folder's permissions and free space.") from exc
+        path = root / ARTIFACTS / f"{t.row['model_id']}{artifacts.SUFFIX}"
+        t.row["artifact_sha256"] = artifacts.save(t.model, path)
         written.append(path)
         t.row["artifact_path"] = str(path.relative_to(root))
     w.insert("models", pa.Table.from_pylist([t.row for t in trained]))
@@ -261,13 +250,8 @@ def latest(root: Path, target_name: str, estimator: str | None = None) -> dict |
 
 
 def load(root: Path, row: dict) -> Surrogate:
-    path = Path(root) / row["artifact_path"]
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, AttributeError, ModuleNotFoundError) as exc:
-        raise LakeError(f"model {row['model_id']}: cannot load {path} ({exc}). Retrain with `cathode train`.") \
-            from exc
+    """The fitted model of a `models` row, through the one checked loader (models.artifacts.load)."""
+    return artifacts.load(root, row)
 
 
 def predict_frame(model: Surrogate, frame: pl.DataFrame, level: float = 0.9) -> pl.DataFrame:

@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 from lake import recipe, store
-from lake.errors import InputError, UsageError
+from lake.errors import CathodeLakeError, InputError, UsageError
 from lake.recipe import RECIPE
 from models import registry
 from models.features import cell_frame
@@ -70,7 +70,9 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
                      f"{MIN_OBSERVATIONS}): a space-filling batch (Latin hypercube), no model predictions")
     surrogates = None
     if usable.height >= MIN_OBSERVATIONS:
-        surrogates = fit_surrogates(usable, targets_of(objectives), previous=_previous(root, objectives))
+        previous, skipped = _previous(root, objectives)
+        notes += skipped
+        surrogates = fit_surrogates(usable, targets_of(objectives), previous=previous)
     chosen, surrogates = suggest(usable, space, objectives, n, rng=rng, pending=pending, replicates=replicates,
                                  surrogates=surrogates)
     chosen = [replace(s, params=space.makeable(s.params)) if s.kind != "replicate" else s for s in chosen]
@@ -110,19 +112,24 @@ def _usable(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(recipe.has_recipe() & pl.col("cycles_tested").is_not_null())
 
 
-def _previous(root: Path, objectives: list[Objective]) -> dict:
+def _previous(root: Path, objectives: list[Objective]) -> tuple[dict, list[str]]:
     """The last campaign's GP models per target: their hyperparameters warm-start this fit (fewer optimiser
-    steps; the fit itself is on today's cells). Missing or unreadable ones are simply not used."""
-    out = {}
+    steps; the fit itself is on today's cells). One the checked loader refuses (an old pickle, a file outside the
+    lake or changed since it was registered) is skipped, with a note saying why."""
+    out, notes = {}, []
     for name in targets_of(objectives):
         row = registry.latest(root, name, estimator="gp")
         if row is None:
             continue
         try:
-            out[name] = registry.load(root, row)
-        except Exception:  # an old or unreadable artifact: fit from scratch
+            model = registry.load(root, row)
+            theta = np.asarray(model.latent_model.theta_, float)
+        except (CathodeLakeError, AttributeError, TypeError, ValueError) as exc:
+            notes.append(f"warm start skipped, fitting {name} from scratch: {exc}")
             continue
-    return out
+        if theta.ndim == 1 and np.isfinite(theta).all():
+            out[name] = model
+    return out, notes
 
 
 def _record(pid: str, study_name: str, trial: int, s, objectives: list[Objective], model_ids) -> dict:

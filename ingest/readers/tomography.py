@@ -41,6 +41,9 @@ def _options(path: Path, options: dict) -> tuple[float, dict[str, int], dict]:
                 sidecar = json.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise InputError(f"sidecar is not valid JSON ({exc}).", file=str(candidate)) from exc
+            except RecursionError:
+                raise InputError(f"sidecar is nested too deeply to read; expected {SIDECAR_HINT}.",
+                                 file=str(candidate)) from None
             if not isinstance(sidecar, dict):
                 raise InputError("sidecar must be a JSON object.", file=str(candidate), found=type(sidecar).__name__)
             break

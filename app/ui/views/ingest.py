@@ -24,7 +24,7 @@ if submitted:
         try:
             if not store.exists(root):
                 store.init(root)
-            outcomes = uploads.ingest_uploads(root, [uploads.Upload(f.name, f.getvalue()) for f in files],
+            outcomes = uploads.ingest_uploads(root, [uploads.Upload(f.name, f) for f in files],
                                               cell_id=cell_id.strip() or None)
         except CathodeLakeError as exc:
             st.session_state["ingest_report"] = ("error", str(exc))

@@ -84,8 +84,13 @@ with st.form("opt_propose"):
     submitted = st.form_submit_button("Propose")
 if submitted:
     from optimizer.proposals import propose                 # imported on demand: Optuna takes seconds
+
+    def run_propose():
+        batch = propose(root, int(n), None if objective.startswith("pareto") else objective)
+        st.session_state["opt_notes"] = batch.notes        # e.g. a refused model file skipped by the warm start
     with st.spinner("proposing…"):
-        act(lambda: propose(root, int(n), None if objective.startswith("pareto") else objective), "propose failed",
-            "opt_proposed", f"Proposed {n} recipes (listed under Proposals).")
+        act(run_propose, "propose failed", "opt_proposed", f"Proposed {n} recipes (listed under Proposals).")
 if st.session_state.get("opt_proposed"):
     st.success(st.session_state.pop("opt_proposed"))
+    for note in st.session_state.pop("opt_notes", []):
+        st.warning(note)

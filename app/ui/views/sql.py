@@ -3,7 +3,6 @@ import pandas as pd
 import streamlit as st
 
 from app.ui import data, sql_console
-from lake.export import csv_rows
 
 root = data.require_lake()
 st.title("SQL console")
@@ -26,19 +25,18 @@ with query_col:
         st.session_state["sql_last"] = sql
         try:
             result = sql_console.run(root, sql)
-            st.session_state["sql_result"] = ("ok", result.table.to_pandas(), result.truncated, result.seconds)
+            st.session_state["sql_result"] = ("ok", result.table, result.truncated, result.seconds)
         except sql_console.Refused as exc:
             st.session_state["sql_result"] = ("refused", str(exc), False, 0.0)
     kind, payload, truncated, seconds = st.session_state["sql_result"]
     if kind == "refused":
         st.error(f"**Refused:** {payload}", icon=":material/block:")
     else:
-        frame: pd.DataFrame = payload
         note = f" — showing the first {sql_console.ROW_CAP:,}; add a LIMIT or an aggregate" if truncated else ""
-        st.caption(f"{len(frame):,} rows in {seconds * 1000:.0f} ms{note}")
-        st.dataframe(frame, hide_index=True, width="stretch")
-        st.download_button("download CSV", "".join(csv_rows(list(frame.columns), frame.astype(object).where(
-            frame.notna(), None).to_dict("records"))), "query.csv", "text/csv", key="sql_download")
+        st.caption(f"{payload.num_rows:,} rows in {seconds * 1000:.0f} ms{note}")
+        st.dataframe(payload.to_pandas(), hide_index=True, width="stretch")
+        st.download_button("download CSV", sql_console.download_csv(payload), "query.csv", "text/csv",
+                           key="sql_download")
 with doc_col:
     st.subheader("Tables and columns")
     docs = sql_console.documentation()
