@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import codecs
 import io
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -53,3 +56,58 @@ def utf8_bytes(path: Path) -> bytes:
     """The whole file as UTF-8 bytes (BOM removed)."""
     source = utf8_source(path)
     return source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+
+
+DELIMITERS = b",\t;"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What one pass over a text file's bytes finds, without decoding or holding more than a block."""
+    lines: int                          # line breaks (+1 when the last line has none)
+    longest_line: int                   # bytes, the line break included
+    widest: int                         # most fields on one line (by the commonest of , tab ;)
+    nul: tuple[int, int] | None         # (line, field), both from 1, of the first NUL byte; None for UTF-16
+
+
+def scan(path: Path, block: int = 1 << 22) -> Shape:
+    """Line count, longest line, widest line and the first NUL byte of a text file, in blocks of ``block`` bytes.
+
+    A line ends at LF (at CR in a file whose head has CR but no LF). Quoted delimiters count as fields: this is a
+    bound for limits, not a CSV parser."""
+    delimiters = list(DELIMITERS)
+    lines = longest = widest = current = 0
+    counts, nul = np.zeros(len(delimiters), np.int64), None
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+        utf16 = encoding_of(head) == "utf-16"
+        newline = 13 if b"\r" in head and b"\n" not in head else 10
+        handle.seek(0)
+        while chunk := handle.read(block):
+            a = np.frombuffer(chunk, np.uint8)
+            ends = np.flatnonzero(a == newline)
+            if nul is None and not utf16 and (zero := np.flatnonzero(a == 0)[:1]).size:
+                at = int(zero[0])
+                before = int(np.searchsorted(ends, at))                 # line breaks before it in this block
+                start = int(ends[before - 1]) + 1 if before else 0
+                fields = (counts if not before else 0) + np.array([np.count_nonzero(a[start:at] == d)
+                                                                   for d in delimiters])
+                nul = (lines + before + 1, int(fields.max()) + 1)
+            if ends.size:
+                starts = np.concatenate(([0], ends[:-1] + 1))
+                closed = a[:ends[-1] + 1]
+                per_line = np.stack([np.add.reduceat(closed == d, starts, dtype=np.int64) for d in delimiters])
+                per_line[:, 0] += counts
+                lengths = ends - starts + 1
+                lengths[0] += current
+                longest, widest = max(longest, int(lengths.max())), max(widest, int(per_line.max()) + 1)
+                tail = a[ends[-1] + 1:]
+                current, counts = len(tail), np.array([np.count_nonzero(tail == d) for d in delimiters])
+            else:
+                current += len(a)
+                counts = counts + np.array([np.count_nonzero(a == d) for d in delimiters])
+            lines += int(ends.size)
+    if current:
+        lines += 1
+        longest, widest = max(longest, current), max(widest, int(counts.max()) + 1)
+    return Shape(lines, longest, widest, nul)
