@@ -122,8 +122,8 @@ def check_text(path: Path) -> None:
         line, field = shape.nul
         raise InputError("a NUL byte (\\x00) in a text file: it is damaged or not text.", file=str(path), row=line,
                          column=_header_field(path, field), expected="text without NUL bytes", found="NUL")
-    MAX_LINE_BYTES.check(shape.longest_line, path, "a line")
     MAX_COLUMNS.check(shape.widest, path, "fields on one line")
+    MAX_LINE_BYTES.check(shape.longest_line, path, "a line")
     MAX_ROWS.check(shape.lines, path, "lines")
 
 
@@ -150,6 +150,9 @@ def check_zip(path: Path) -> None:
         return                                  # not a readable zip: the reader says so
     with archive:
         members = archive.infolist()
+        for info in members:
+            if re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename):
+                _check_sheet(archive, info, path)
         total = 0
         for info in members:
             MAX_UNCOMPRESSED.check(info.file_size, path, f"zip member '{info.filename[:80]}' uncompressed size")
@@ -158,9 +161,6 @@ def check_zip(path: Path) -> None:
                 ratio = info.file_size // max(info.compress_size, 1)
                 MAX_RATIO.check(ratio, path, f"zip member '{info.filename[:80]}' compression ratio")
         MAX_UNCOMPRESSED.check(total, path, "zip members' total uncompressed size")
-        for info in members:
-            if re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename):
-                _check_sheet(archive, info, path)
 
 
 def _zip_entries(handle) -> int:
