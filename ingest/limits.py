@@ -81,6 +81,11 @@ def limit_table() -> list[dict]:
     return [{"setting": x.setting, "default": x.default, "unit": x.unit, "limits": x.what} for x in LIMITS]
 
 
+def validate() -> dict[str, int]:
+    """Every limit's value now; a malformed setting is a UsageError before any file is read."""
+    return {x.setting: x.value() for x in LIMITS}
+
+
 # ---------------------------------------------------------------- the file itself
 
 def check_regular(path: Path) -> None:

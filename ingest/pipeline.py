@@ -124,6 +124,7 @@ def ingest(root: Path, paths: list[Path], *, cell_id: str | None = None, options
     Files are read by ``workers`` processes (default: every core once the folder holds more than
     PARALLEL_BYTES); the results do not depend on it.
     """
+    limits.validate()
     files = collect(paths, root)
     known = set(store.query(root, "SELECT sha256 FROM sources WHERE status = 'ingested'")["sha256"].to_pylist())
     outcomes: dict[Path, Outcome] = {}

@@ -225,7 +225,7 @@ ATTACKS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "mpt 200 k columns": (mpt_columns, "CATHODE_MAX_COLUMNS"),
     "cells.csv 2 MiB cell_id": (cells_long_line, "CATHODE_MAX_LINE_BYTES"),
     "cells.csv 300-char cell_id": (cells_long_id, "CATHODE_MAX_ID_CHARS"),
-    "cells.csv with a NUL": (cells_nul, "NUL byte"),
+    "cells.csv with a NUL": (cells_nul, "row 3, column 'process': a NUL byte"),
     "FIFO": (fifo, "a FIFO"),
     "socket": (unix_socket, "a socket"),
     "/dev/zero": (dev_zero, "a character device"),

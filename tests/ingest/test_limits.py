@@ -1,0 +1,122 @@
+"""Ingest limits (ingest/limits.py) on real files: settings move them, the samples stay under every default, text
+in UTF-16 is read, a NUL byte is named, and a label volume's identity includes its sidecar."""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest import limits
+from ingest.pipeline import ingest
+from ingest.readers import detect
+from ingest.readers.text import scan
+from lake import store
+from tests.conftest import CELLS_HEADER, GOOD_CELLS, SAMPLES, lake_state, write_csv
+
+
+def _reference_shape(data: bytes) -> tuple:
+    newline = b"\r" if b"\r" in data[:65536] and b"\n" not in data[:65536] else b"\n"
+    parts = data.split(newline)
+    lines = [p + newline for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    widest = max((max(line.count(d) for d in b",\t;") + 1 for line in lines), default=0)
+    nul = None
+    if 0 in data:
+        before = data[:data.index(0)]
+        line = before.rsplit(newline, 1)[-1]
+        nul = (before.count(newline) + 1, max(line.count(d) for d in b",\t;") + 1)
+    return len(lines), max(map(len, lines), default=0), widest, nul
+
+
+def test_scan_agrees_with_splitting_the_whole_file(tmp_path):
+    rnd, path = random.Random(15), tmp_path / "t.csv"
+    for _ in range(300):
+        alphabet = b"ab,\t;\n\n\x00\rxyz" if rnd.random() < 0.3 else b"abc,,\n"
+        data = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(1, 3000)))
+        path.write_bytes(data)
+        shape = scan(path, block=rnd.choice([1, 2, 7, 64, 4096]))
+        assert (shape.lines, shape.longest_line, shape.widest, shape.nul) == _reference_shape(data), data[:80]
+
+
+def _samples():
+    return sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.suffix not in (".md", ".ftr"))
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="samples not found")
+def test_every_sample_is_far_under_every_default(monkeypatch):
+    """Each sample passes every check with the defaults divided by 10: the defaults leave room."""
+    for limit in limits.LIMITS:
+        monkeypatch.setenv(limit.setting, str(max(1, limit.default // 10)))
+    for path in _samples():
+        head = limits.check_container(path)
+        try:
+            fmt = detect(path)
+        except Exception:  # noqa: BLE001 - reference files no reader claims (BTSDA Parquet exports)
+            continue
+        if not (fmt.binary or limits.is_container(head)):
+            limits.check_text(path)
+
+
+def test_a_setting_moves_its_limit(lake, tmp_path, cli, monkeypatch):
+    cells = write_csv(tmp_path / "cells.csv", CELLS_HEADER, GOOD_CELLS)
+    before = lake_state(lake)
+    monkeypatch.setenv("CATHODE_MAX_ROWS", "2")               # header + two cells = three lines
+    code, out, err = cli("--lake", lake, "ingest", "--no-progress", cells)
+    assert code == 1 and "lines over the limit" in err and "at most 2 rows (CATHODE_MAX_ROWS)" in err
+    assert lake_state(lake) == before
+    monkeypatch.setenv("CATHODE_MAX_ROWS", "x")
+    code, out, err = cli("--lake", lake, "ingest", "--no-progress", cells)
+    assert code == 2 and "CATHODE_MAX_ROWS" in err
+    monkeypatch.delenv("CATHODE_MAX_ROWS")
+    monkeypatch.setenv("CATHODE_MAX_TEXT_CHARS", "5")         # 'in_situ_polymerized' is longer
+    code, out, err = cli("--lake", lake, "ingest", "--no-progress", cells)
+    assert code == 1 and "row 2, column 'process'" in err and "CATHODE_MAX_TEXT_CHARS" in err
+    monkeypatch.delenv("CATHODE_MAX_TEXT_CHARS")
+    assert ingest(lake, [cells], progress=False)[0].status == "ingested"
+
+
+def test_utf16_cells_and_literature_are_read(lake, tmp_path):
+    cells = write_csv(tmp_path / "utf8.csv", CELLS_HEADER, GOOD_CELLS)
+    wide = tmp_path / "cells16.csv"
+    wide.write_bytes(cells.read_text().encode("utf-16"))            # with BOM, as Windows writes it
+    literature = tmp_path / "lit16.csv"
+    literature.write_bytes(("cell_id,doi,figure,quantity,value,unit\nL-1,10.1000/x,Fig. 2,discharge_capacity,"
+                            "150,mAh/g\n").encode("utf-16"))
+    outcomes = ingest(lake, [wide, literature], progress=False)
+    assert [(o.status, o.format) for o in outcomes] == [("ingested", "cells_csv"), ("ingested", "literature_csv")]
+    assert sorted(store.query(lake, "SELECT cell_id FROM cells")["cell_id"].to_pylist()) == sorted(
+        row[0] for row in GOOD_CELLS)
+    assert store.query(lake, "SELECT value FROM literature")["value"].to_pylist() == [150.0]
+
+
+def test_a_nul_byte_is_named_by_row_and_column(lake, tmp_path):
+    path = write_csv(tmp_path / "cells.csv", CELLS_HEADER, GOOD_CELLS)
+    text = path.read_text().splitlines()
+    text[2] = text[2].replace(",", ",\x00", 2)
+    path.write_text("\n".join(text) + "\n")
+    outcome = ingest(lake, [path], progress=False)[0]
+    assert outcome.status == "rejected" and outcome.format == "cells_csv"
+    assert f"row 3, column '{CELLS_HEADER[1]}': a NUL byte" in outcome.reason
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="samples not found")
+def test_a_volume_whose_sidecar_changed_is_not_a_duplicate(lake, tmp_path):
+    volume = shutil.copy(SAMPLES / "tomography_labels" / "electrode.tiff", tmp_path / "electrode.tiff")
+    sidecar = tmp_path / "electrode.tiff.json"
+    labels = {"pore": 0, "ncm": 85, "binder": 170}
+    sidecar.write_text(json.dumps({"voxel_size_m": 1e-6, "labels": labels}))
+    assert ingest(lake, [volume], progress=False)[0].status == "ingested"
+    assert ingest(lake, [volume], progress=False)[0].status == "duplicate"
+    sidecar.write_text(json.dumps({"voxel_size_m": 2e-6, "labels": labels}))
+    again = ingest(lake, [volume], progress=False, cell_id="other")[0]
+    assert again.status == "ingested", again.reason
+    sizes = store.query(lake, "SELECT voxel_size_m FROM microstructure ORDER BY 1")["voxel_size_m"].to_pylist()
+    assert sizes == [1e-6, 2e-6]
+
+
+def test_the_readme_lists_every_limit_with_its_default():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for row in limits.limit_table():
+        assert f"| `{row['setting']}` | {row['default']:,} {row['unit']} | {row['limits']} |" in readme, row
