@@ -55,7 +55,8 @@ MAX_ROWS = Limit("CATHODE_MAX_ROWS", 10_000_000, "rows",
                  "rows of one file: text lines, a Parquet file's declared rows, an xlsx sheet's dimension, each table "
                  "a reader returns")
 MAX_COLUMNS = Limit("CATHODE_MAX_COLUMNS", 1_000, "columns",
-                    "columns of one file: fields on a text line (`,` tab `;`), Parquet columns, an xlsx dimension")
+                    "columns of one file: fields on a text line (separated by `,` tab or `;`), Parquet columns, an xlsx "
+                    "dimension")
 MAX_LINE_BYTES = Limit("CATHODE_MAX_LINE_BYTES", 1 << 20, "bytes", "one line of a text file")
 MAX_ID_CHARS = Limit("CATHODE_MAX_ID_CHARS", 200, "characters", "a cell_id")
 MAX_TEXT_CHARS = Limit("CATHODE_MAX_TEXT_CHARS", 10_000, "characters",
@@ -63,7 +64,7 @@ MAX_TEXT_CHARS = Limit("CATHODE_MAX_TEXT_CHARS", 10_000, "characters",
 MAX_UNCOMPRESSED = Limit("CATHODE_MAX_UNCOMPRESSED_BYTES", 1 << 31, "bytes",
                          "declared uncompressed size: all members of a zip (.ndax, .xlsx), a Parquet file's row groups")
 MAX_RATIO = Limit("CATHODE_MAX_COMPRESSION_RATIO", 100, "x",
-                  "uncompressed / compressed size of a zip member or a TIFF page larger than 1 MiB")
+                  "uncompressed / compressed size of a zip member, or of a TIFF's pages together, over 1 MiB inflated")
 MAX_ZIP_MEMBERS = Limit("CATHODE_MAX_ZIP_MEMBERS", 10_000, "members", "files inside one zip (.ndax, .xlsx)")
 MAX_VOXELS = Limit("CATHODE_MAX_VOXELS", 1 << 33, "voxels", "a TIFF label volume (pages x height x width), streamed")
 MAX_PAGE_PIXELS = Limit("CATHODE_MAX_PAGE_PIXELS", 1 << 26, "pixels",
@@ -127,8 +128,8 @@ def check_text(path: Path) -> None:
         line, field = shape.nul
         raise InputError("a NUL byte (\\x00) in a text file: it is damaged or not text.", file=str(path), row=line,
                          column=_header_field(path, field), expected="text without NUL bytes", found="NUL")
-    MAX_COLUMNS.check(shape.widest, path, "fields on one line")
-    MAX_LINE_BYTES.check(shape.longest_line, path, "a line")
+    MAX_COLUMNS.check(shape.widest, path, "fields on one line", row=shape.widest_at)
+    MAX_LINE_BYTES.check(shape.longest_line, path, "a line", row=shape.longest_at)
     MAX_ROWS.check(shape.lines, path, "lines")
 
 
@@ -234,17 +235,17 @@ def check_tiff(path: Path) -> None:
         except Exception:  # noqa: BLE001
             return
         MAX_PAGES.check(count, path, "TIFF pages")
-        voxels = 0
+        voxels = stored = decoded = 0
         for index in range(count):
             page = pages[index]
             pixels = _pixels(page)
             MAX_PAGE_PIXELS.check(pixels, path, f"TIFF page {index + 1} ({_dims(page)})")
-            stored = sum(int(n) for n in page.databytecounts)
-            decoded = pixels * page.dtype.itemsize if page.dtype is not None else 0
-            if decoded > RATIO_GRACE_BYTES:
-                MAX_RATIO.check(decoded // max(stored, 1), path, f"TIFF page {index + 1} compression ratio")
             voxels += pixels
+            stored += sum(int(n) for n in page.databytecounts)
+            decoded += pixels * page.dtype.itemsize if page.dtype is not None else 0
         MAX_VOXELS.check(voxels, path, "TIFF volume")
+        if decoded > RATIO_GRACE_BYTES:        # the pages together: one empty slice of a volume compresses 1000x
+            MAX_RATIO.check(decoded // max(stored, 1), path, "TIFF pages' compression ratio")
 
 
 def _pixels(page) -> int:

@@ -184,8 +184,8 @@ def read_one(path: Path, options: dict) -> "_Parsed | tuple[str, str]":
             raise InputError("the file is empty.", file=str(path))
         head = limits.check_container(path)       # before a sniffer opens a zip, a Parquet footer or a TIFF
         fmt = detect(path)
-        if not (fmt.binary or limits.is_container(head)):
-            limits.check_text(path)
+        for text in ([path] if not (fmt.binary or limits.is_container(head)) else []) + sidecars(path):
+            limits.check_text(text)
         reading = fmt.read(path, **options)
         limits.check_tables(reading.tables, path)
         limits.check_meta(reading.meta, path)

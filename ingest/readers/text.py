@@ -58,7 +58,7 @@ def utf8_bytes(path: Path) -> bytes:
     return source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
 
 
-DELIMITERS = b",\t;"
+SEPARATORS = b",\t;"
 
 
 @dataclass(frozen=True)
@@ -66,18 +66,21 @@ class Shape:
     """What one pass over a text file's bytes finds, without decoding or holding more than a block."""
     lines: int                          # line breaks (+1 when the last line has none)
     longest_line: int                   # bytes, the line break included
-    widest: int                         # most fields on one line (by the commonest of , tab ;)
+    widest: int                         # most fields on one line: separators (any of , tab ;) + 1
     nul: tuple[int, int] | None         # (line, field), both from 1, of the first NUL byte; None for UTF-16
+    longest_at: int = 0                 # the line (from 1) first reaching longest_line
+    widest_at: int = 0                  # the line (from 1) first reaching widest
 
 
 def scan(path: Path, block: int = 1 << 22) -> Shape:
     """Line count, longest line, widest line and the first NUL byte of a text file, in blocks of ``block`` bytes.
 
-    A line ends at LF (at CR in a file whose head has CR but no LF). Quoted delimiters count as fields: this is a
+    A line ends at LF (at CR in a file whose head has CR but no LF). Quoted separators count as fields: this is a
     bound for limits, not a CSV parser."""
-    delimiters = list(DELIMITERS)
-    lines = longest = widest = current = 0
-    counts, nul = np.zeros(len(delimiters), np.int64), None
+    separator = np.zeros(256, bool)
+    separator[list(SEPARATORS)] = True
+    lines = longest = widest = current = longest_at = widest_at = counted = 0
+    nul = None
     with open(path, "rb") as handle:
         head = handle.read(65536)
         utf16 = encoding_of(head) == "utf-16"
@@ -90,24 +93,26 @@ def scan(path: Path, block: int = 1 << 22) -> Shape:
                 at = int(zero[0])
                 before = int(np.searchsorted(ends, at))                 # line breaks before it in this block
                 start = int(ends[before - 1]) + 1 if before else 0
-                fields = (counts if not before else 0) + np.array([np.count_nonzero(a[start:at] == d)
-                                                                   for d in delimiters])
-                nul = (lines + before + 1, int(fields.max()) + 1)
+                nul = (lines + before + 1, (0 if before else counted) + int(separator[a[start:at]].sum()) + 1)
             if ends.size:
                 starts = np.concatenate(([0], ends[:-1] + 1))
-                closed = a[:ends[-1] + 1]
-                per_line = np.stack([np.add.reduceat(closed == d, starts, dtype=np.int64) for d in delimiters])
-                per_line[:, 0] += counts
+                fields = np.add.reduceat(separator[a[:ends[-1] + 1]], starts, dtype=np.int64) + 1
+                fields[0] += counted
                 lengths = ends - starts + 1
                 lengths[0] += current
-                longest, widest = max(longest, int(lengths.max())), max(widest, int(per_line.max()) + 1)
+                if lengths.max() > longest:
+                    longest, longest_at = int(lengths.max()), lines + int(lengths.argmax()) + 1
+                if fields.max() > widest:
+                    widest, widest_at = int(fields.max()), lines + int(fields.argmax()) + 1
                 tail = a[ends[-1] + 1:]
-                current, counts = len(tail), np.array([np.count_nonzero(tail == d) for d in delimiters])
+                current, counted = len(tail), int(separator[tail].sum())
             else:
-                current += len(a)
-                counts = counts + np.array([np.count_nonzero(a == d) for d in delimiters])
+                current, counted = current + len(a), counted + int(separator[a].sum())
             lines += int(ends.size)
     if current:
         lines += 1
-        longest, widest = max(longest, current), max(widest, int(counts.max()) + 1)
-    return Shape(lines, longest, widest, nul)
+        if current > longest:
+            longest, longest_at = current, lines
+        if counted + 1 > widest:
+            widest, widest_at = counted + 1, lines
+    return Shape(lines, longest, widest, nul, longest_at, widest_at)

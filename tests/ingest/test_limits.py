@@ -21,13 +21,16 @@ def _reference_shape(data: bytes) -> tuple:
     newline = b"\r" if b"\r" in data[:65536] and b"\n" not in data[:65536] else b"\n"
     parts = data.split(newline)
     lines = [p + newline for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-    widest = max((max(line.count(d) for d in b",\t;") + 1 for line in lines), default=0)
+    fields = [sum(line.count(d) for d in b",\t;") + 1 for line in lines]
+    lengths = [len(line) for line in lines]
     nul = None
     if 0 in data:
         before = data[:data.index(0)]
         line = before.rsplit(newline, 1)[-1]
-        nul = (before.count(newline) + 1, max(line.count(d) for d in b",\t;") + 1)
-    return len(lines), max(map(len, lines), default=0), widest, nul
+        nul = (before.count(newline) + 1, sum(line.count(d) for d in b",\t;") + 1)
+    longest, widest = max(lengths, default=0), max(fields, default=0)
+    return (len(lines), longest, widest, nul, lengths.index(longest) + 1 if lines else 0,
+            fields.index(widest) + 1 if lines else 0)
 
 
 def test_scan_agrees_with_splitting_the_whole_file(tmp_path):
@@ -37,7 +40,8 @@ def test_scan_agrees_with_splitting_the_whole_file(tmp_path):
         data = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(1, 3000)))
         path.write_bytes(data)
         shape = scan(path, block=rnd.choice([1, 2, 7, 64, 4096]))
-        assert (shape.lines, shape.longest_line, shape.widest, shape.nul) == _reference_shape(data), data[:80]
+        assert (shape.lines, shape.longest_line, shape.widest, shape.nul, shape.longest_at,
+                shape.widest_at) == _reference_shape(data), data[:80]
 
 
 def _samples():

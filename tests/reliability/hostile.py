@@ -145,6 +145,11 @@ def tiff_pages(folder: Path, pages: int = 3, side: int = 30_000) -> Path:
     return path
 
 
+def tiff_voxels(folder: Path) -> Path:
+    """Every page under the page limit (8192²), the volume over the voxel limit (129 pages: 8.7·10⁹ voxels)."""
+    return tiff_pages(folder, pages=129, side=8192)
+
+
 def parquet_rows(folder: Path, rows: int = 10_000_001) -> Path:
     """A BDF Parquet file of ``rows`` constant rows (dictionary + RLE: a few kB on disk)."""
     import pyarrow as pa
@@ -220,6 +225,7 @@ ATTACKS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "ndax zip bomb 512 MiB": (ndax_ratio_bomb, "CATHODE_MAX_COMPRESSION_RATIO"),
     "xlsx 15 M rows": (xlsx_rows, "CATHODE_MAX_ROWS"),
     "zlib TIFF 3 x 30000^2": (tiff_pages, "CATHODE_MAX_PAGE_PIXELS"),
+    "zlib TIFF 129 x 8192^2": (tiff_voxels, "CATHODE_MAX_VOXELS"),
     "Parquet over the row limit": (parquet_rows, "CATHODE_MAX_ROWS"),
     "cells.csv 10^6 columns": (cells_columns, "CATHODE_MAX_COLUMNS"),
     "mpt 200 k columns": (mpt_columns, "CATHODE_MAX_COLUMNS"),
