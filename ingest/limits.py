@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.readers.text import scan
+from ingest.readers.text import SEPARATORS, scan
 from lake.errors import InputError, UsageError
 
 
@@ -137,7 +137,8 @@ def _header_field(path: Path, field: int) -> str:
     """The first line's name of field ``field`` (from 1), or 'field N'."""
     with open(path, "rb") as handle:
         first = handle.read(min(MAX_LINE_BYTES.value(), 1 << 16)).split(b"\n", 1)[0]
-    names = [n.strip().strip('"') for n in first.decode("utf-8", "replace").replace("\x00", "").split(",")]
+    text = first.decode("utf-8", "replace").replace("\x00", "")
+    names = [n.strip().strip('"') for n in re.split(f"[{re.escape(SEPARATORS.decode())}]", text)]
     return names[field - 1] if field <= len(names) and names[field - 1] else f"field {field}"
 
 
