@@ -93,6 +93,12 @@ def ndax_ratio_bomb(folder: Path) -> Path:
     return ndax_bomb(folder, 512)
 
 
+def ndax_members(folder: Path, count: int = 10_001) -> Path:
+    """A .ndax holding ``count`` tiny members (a central directory of millions would cost gigabytes to list)."""
+    member = small("")
+    return write_zip(folder / "members.ndax", [("data.ndc", small("x"))] + [(f"m{i}", member) for i in range(count)])
+
+
 def xlsx_rows(folder: Path, rows: int = 15_000_000) -> Path:
     """A literature workbook whose one sheet holds ``rows`` rows (dimension declared, rows really there)."""
     row = b"<row>" + b"".join(b'<c t="inlineStr"><is><t>x</t></is></c>' for _ in range(6)) + b"</row>"
@@ -150,6 +156,11 @@ def tiff_voxels(folder: Path) -> Path:
     return tiff_pages(folder, pages=129, side=8192)
 
 
+def tiff_ratio(folder: Path) -> Path:
+    """Pages and volume under their limits, 268 MB of zeros stored in ~100 kB: over the compression-ratio limit."""
+    return tiff_pages(folder, pages=16, side=4096)
+
+
 def parquet_rows(folder: Path, rows: int = 10_000_001) -> Path:
     """A BDF Parquet file of ``rows`` constant rows (dictionary + RLE: a few kB on disk)."""
     import pyarrow as pa
@@ -170,7 +181,7 @@ def cells_columns(folder: Path, columns: int = 1_000_000) -> Path:
 
 def mpt_columns(folder: Path, columns: int = 200_000) -> Path:
     names = "\t".join(f"c{i}" for i in range(columns))
-    header = ["EC-Lab ASCII FILE", "Nb header lines : 4", "", "Galvanostatic Cycling with Potential Limitation",
+    header = ["EC-Lab ASCII FILE", "Nb header lines : 5", "", "Galvanostatic Cycling with Potential Limitation",
               f"mode\tox/red\ttime/s\t{names}"]
     path = folder / "wide.mpt"
     path.write_text("\n".join(header) + "\n" + "\t".join(["1"] * (columns + 3)) + "\n", encoding="cp1252")
@@ -223,9 +234,11 @@ def dev_zero(folder: Path) -> Path:
 ATTACKS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "ndax zip bomb 4000 MiB": (ndax_bomb, "CATHODE_MAX_UNCOMPRESSED_BYTES"),
     "ndax zip bomb 512 MiB": (ndax_ratio_bomb, "CATHODE_MAX_COMPRESSION_RATIO"),
+    "ndax with 10001 members": (ndax_members, "CATHODE_MAX_ZIP_MEMBERS"),
     "xlsx 15 M rows": (xlsx_rows, "CATHODE_MAX_ROWS"),
     "zlib TIFF 3 x 30000^2": (tiff_pages, "CATHODE_MAX_PAGE_PIXELS"),
     "zlib TIFF 129 x 8192^2": (tiff_voxels, "CATHODE_MAX_VOXELS"),
+    "zlib TIFF 16 x 4096^2": (tiff_ratio, "CATHODE_MAX_COMPRESSION_RATIO"),
     "Parquet over the row limit": (parquet_rows, "CATHODE_MAX_ROWS"),
     "cells.csv 10^6 columns": (cells_columns, "CATHODE_MAX_COLUMNS"),
     "mpt 200 k columns": (mpt_columns, "CATHODE_MAX_COLUMNS"),
