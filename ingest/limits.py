@@ -147,7 +147,7 @@ def _header_field(path: Path, field: int) -> str:
 def check_zip(path: Path) -> None:
     """Members, each member's and the total declared uncompressed size, and each member's compression ratio, from
     the central directory (Python's zipfile, which fastnda uses, never inflates past a declared size); an xlsx's
-    sheet dimensions as well."""
+    sheet dimensions, then its rows counted while inflating (the dimension is optional and may be wrong)."""
     with open(path, "rb") as handle:
         count = _zip_entries(handle)
     MAX_ZIP_MEMBERS.check(count, path, "zip members")
@@ -157,9 +157,9 @@ def check_zip(path: Path) -> None:
         return                                  # not a readable zip: the reader says so
     with archive:
         members = archive.infolist()
-        for info in members:
-            if re.fullmatch(r"xl/worksheets/[^/]+\.xml", info.filename):
-                _check_sheet(archive, info, path)
+        sheets = [i for i in members if re.fullmatch(r"xl/worksheets/[^/]+\.xml", i.filename)]
+        for info in sheets:
+            _check_dimension(archive, info, path)
         total = 0
         for info in members:
             MAX_UNCOMPRESSED.check(info.file_size, path, f"zip member '{info.filename[:80]}' uncompressed size")
@@ -168,6 +168,8 @@ def check_zip(path: Path) -> None:
                 ratio = info.file_size // max(info.compress_size, 1)
                 MAX_RATIO.check(ratio, path, f"zip member '{info.filename[:80]}' compression ratio")
         MAX_UNCOMPRESSED.check(total, path, "zip members' total uncompressed size")
+        for info in sheets:
+            _count_rows(archive, info, path)
 
 
 def _zip_entries(handle) -> int:
@@ -184,20 +186,33 @@ def _zip_entries(handle) -> int:
     return entries
 
 
-def _check_sheet(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
-    """An xlsx worksheet's `<dimension ref="A1:F15000000"/>`, read from its first inflated bytes."""
+def _sheet(info: zipfile.ZipInfo) -> str:
+    return f"sheet '{info.filename.rsplit('/', 1)[-1]}'"
+
+
+def _check_dimension(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
+    """An xlsx worksheet's `<dimension ref="A1:F15000000"/>`, from its first inflated bytes."""
     with archive.open(info) as member:
         head = member.read(1 << 16)
     found = re.search(rb'<dimension\s+ref="[A-Z]*\d*:?([A-Z]+)(\d+)"', head)
-    if not found:
-        return
-    letters, rows = found.group(1).decode(), int(found.group(2))
-    columns = 0
-    for letter in letters:
-        columns = columns * 26 + ord(letter) - 64
-    where = f"sheet '{info.filename.rsplit('/', 1)[-1]}' dimension"
-    MAX_ROWS.check(rows, path, f"{where} rows")
-    MAX_COLUMNS.check(columns, path, f"{where} columns")
+    if found:
+        columns = 0
+        for letter in found.group(1).decode():
+            columns = columns * 26 + ord(letter) - 64
+        MAX_ROWS.check(int(found.group(2)), path, f"{_sheet(info)} dimension rows")
+        MAX_COLUMNS.check(columns, path, f"{_sheet(info)} dimension columns")
+
+
+def _count_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
+    """The worksheet's `<row>` elements, counted a MiB of inflated XML at a time; stops once over the limit."""
+    limit, rows, carry = MAX_ROWS.value(), 0, b""
+    with archive.open(info) as member:
+        while block := member.read(1 << 20):
+            text = carry + block
+            rows += text.count(b"<row ") + text.count(b"<row>")     # 5 bytes: never inside the 4 carried
+            if rows > limit:
+                MAX_ROWS.check(rows, path, f"{_sheet(info)} rows (counted so far)")
+            carry = text[-4:]
 
 
 def check_parquet(path: Path) -> None:

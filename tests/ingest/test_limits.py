@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,26 @@ def test_the_readme_lists_every_limit_with_its_default():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for row in limits.limit_table():
         assert f"| `{row['setting']}` | {row['default']:,} {row['unit']} | {row['limits']} |" in readme, row
+
+
+def test_xlsx_rows_are_counted_when_the_dimension_is_missing(lake, tmp_path, monkeypatch):
+    """The sheet's dimension is optional: rows are counted while inflating, and the count is what is limited."""
+    import polars as pl
+    book = tmp_path / "lit.xlsx"
+    pl.DataFrame({"cell_id": ["L-1"] * 50, "doi": ["10.1000/x"] * 50, "figure": ["Fig. 2"] * 50,
+                  "quantity": ["discharge_capacity"] * 50, "value": [float(i) for i in range(50)],
+                  "unit": ["mAh/g"] * 50}).write_excel(book)
+    stripped = tmp_path / "nodim.xlsx"
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", info.filename):
+                data, n = re.subn(rb"<dimension[^>]*/>", b"", data)
+                assert n == 1
+            out.writestr(info.filename, data)
+    monkeypatch.setenv("CATHODE_MAX_ROWS", "40")
+    outcome = ingest(lake, [stripped], progress=False)[0]
+    assert outcome.status == "rejected" and "sheet 'sheet1.xml' rows (counted so far) over the limit" in \
+        outcome.reason and "CATHODE_MAX_ROWS" in outcome.reason
+    monkeypatch.setenv("CATHODE_MAX_ROWS", "60")
+    assert ingest(lake, [stripped], progress=False)[0].status == "ingested"
