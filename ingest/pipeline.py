@@ -213,6 +213,8 @@ def _commit(root, parsed: list[_Parsed], outcomes: dict[Path, Outcome], cell_id,
                 continue
             try:
                 placed = place(item.path, item.sha256, item.reading, state, cell_id)
+                for cell in placed.cells:           # also those named by --cell-id, a barcode or the file name
+                    limits.MAX_ID_CHARS.check(len(cell), item.path, "a cell_id", column="cell_id")
             except CathodeLakeError as exc:
                 outcomes[item.path] = _rejected(item.path, item.sha256, outcome, exc)
                 continue

@@ -149,3 +149,12 @@ def test_xlsx_rows_are_counted_when_the_dimension_is_missing(lake, tmp_path, mon
         outcome.reason and "CATHODE_MAX_ROWS" in outcome.reason
     monkeypatch.setenv("CATHODE_MAX_ROWS", "60")
     assert ingest(lake, [stripped], progress=False)[0].status == "ingested"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="samples not found")
+def test_a_cell_id_from_the_command_line_is_bounded_too(lake, cli):
+    before = lake_state(lake)
+    code, out, err = cli("--lake", lake, "ingest", "--no-progress", "--cell-id", "C" * 201,
+                         SAMPLES / "neware_ndax" / "test.ndax")
+    assert code == 1 and "column 'cell_id': a cell_id over the limit" in err and "CATHODE_MAX_ID_CHARS" in err
+    assert lake_state(lake) == before
