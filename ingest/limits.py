@@ -54,9 +54,8 @@ class Limit:
 MAX_ROWS = Limit("CATHODE_MAX_ROWS", 10_000_000, "rows",
                  "rows of one file: text lines, a Parquet file's declared rows, an xlsx sheet's dimension, each table "
                  "a reader returns")
-MAX_COLUMNS = Limit("CATHODE_MAX_COLUMNS", 1_000, "columns",
-                    "columns of one file: fields on a text line (separated by `,` tab or `;`), Parquet columns, an xlsx "
-                    "dimension")
+MAX_COLUMNS = Limit("CATHODE_MAX_COLUMNS", 1_000, "columns", "columns of one file: fields on a text line "
+                    "(separated by `,` tab or `;`), Parquet columns, an xlsx dimension")
 MAX_LINE_BYTES = Limit("CATHODE_MAX_LINE_BYTES", 1 << 20, "bytes", "one line of a text file")
 MAX_ID_CHARS = Limit("CATHODE_MAX_ID_CHARS", 200, "characters", "a cell_id")
 MAX_TEXT_CHARS = Limit("CATHODE_MAX_TEXT_CHARS", 10_000, "characters",

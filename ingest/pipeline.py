@@ -34,7 +34,8 @@ from lake.errors import CathodeLakeError, InputError
 
 
 PARALLEL_BYTES = 16 * 2**20
-SIDECARS = ((".json", ""), ("_Metadata.csv", ".csv"))    # (sidecar ending, its file's ending): x.tiff.json, x_Metadata.csv
+# (sidecar ending, its file's ending): x.tiff.json beside x.tiff, x_Metadata.csv beside x.csv
+SIDECARS = ((".json", ""), ("_Metadata.csv", ".csv"))
 
 
 @dataclass
