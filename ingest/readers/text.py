@@ -76,7 +76,7 @@ def scan(path: Path, block: int = 1 << 22) -> Shape:
     """Line count, longest line, widest line and the first NUL byte of a text file, in blocks of ``block`` bytes.
 
     A line ends at LF (at CR in a file whose head has CR but no LF). Quoted separators count as fields: this is a
-    bound for limits, not a CSV parser."""
+    bound for limits, not a CSV parser. The scan stops at a NUL byte (a text file holding one is refused)."""
     separator = np.zeros(256, bool)
     separator[list(SEPARATORS)] = True
     lines = longest = widest = current = longest_at = widest_at = counted = 0
@@ -94,6 +94,7 @@ def scan(path: Path, block: int = 1 << 22) -> Shape:
                 before = int(np.searchsorted(ends, at))                 # line breaks before it in this block
                 start = int(ends[before - 1]) + 1 if before else 0
                 nul = (lines + before + 1, (0 if before else counted) + int(separator[a[start:at]].sum()) + 1)
+                return Shape(lines + before, longest, widest, nul, longest_at, widest_at)   # damaged: no further
             if ends.size:
                 starts = np.concatenate(([0], ends[:-1] + 1))
                 fields = np.add.reduceat(separator[a[:ends[-1] + 1]], starts, dtype=np.int64) + 1
