@@ -238,6 +238,8 @@ def check_parquet(path: Path) -> None:
 def check_tiff(path: Path) -> None:
     """Pages, each page's pixels and compression ratio, and the volume's voxels, from the tags (nothing decoded)."""
     import tifffile
+    with open(path, "rb") as handle:
+        MAX_PAGES.check(_tiff_pages(handle, MAX_PAGES.value() + 1), path, "TIFF pages (counted so far)")
     try:
         tif = tifffile.TiffFile(path)
     except Exception:  # noqa: BLE001 - tifffile's errors on a damaged file: the reader reports them
@@ -261,6 +263,28 @@ def check_tiff(path: Path) -> None:
         MAX_VOXELS.check(voxels, path, "TIFF volume")
         if decoded > RATIO_GRACE_BYTES:        # the pages together: one empty slice of a volume compresses 1000x
             MAX_RATIO.check(decoded // max(stored, 1), path, "TIFF pages' compression ratio")
+
+
+def _tiff_pages(handle, stop: int) -> int:
+    """IFDs in the file's chain, walked from the header's offsets (classic or BigTIFF), up to ``stop``; a loop or
+    an offset past the end ends the walk (tifffile reports such a file)."""
+    head = handle.read(16)
+    order = "<" if head[:2] == b"II" else ">"
+    big = head[2:4] in (b"+\x00", b"\x00+")
+    count_fmt, entry, next_fmt = (order + "Q", 20, order + "Q") if big else (order + "H", 12, order + "L")
+    offset = struct.unpack(next_fmt, head[8:16] if big else head[4:8])[0]
+    size, seen, pages = handle.seek(0, 2), set(), 0
+    while offset and offset < size and offset not in seen and pages < stop:
+        seen.add(offset)
+        handle.seek(offset)
+        raw = handle.read(struct.calcsize(count_fmt))
+        if len(raw) < struct.calcsize(count_fmt):
+            break
+        handle.seek(offset + len(raw) + struct.unpack(count_fmt, raw)[0] * entry)
+        raw = handle.read(struct.calcsize(next_fmt))
+        pages += 1
+        offset = struct.unpack(next_fmt, raw)[0] if len(raw) == struct.calcsize(next_fmt) else 0
+    return pages
 
 
 def _pixels(page) -> int:

@@ -161,6 +161,21 @@ def tiff_ratio(folder: Path) -> Path:
     return tiff_pages(folder, pages=16, side=4096)
 
 
+def tiff_many_pages(folder: Path, pages: int = 70_000) -> Path:
+    """70 000 IFDs of one 1x1 page each, all pointing at one strip (~8 MB): over the page limit."""
+    strip = zlib.compress(b"\x00")
+    first = 8 + len(strip)
+    tags = [(256, 4, 1), (257, 4, 1), (258, 3, 8), (259, 3, 8), (262, 3, 1), (273, 4, 8), (277, 3, 1), (278, 4, 1),
+            (279, 4, len(strip))]
+    body = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHLL" if kind == 4 else "<HHLHxx", tag, kind, 1, v)
+                                                   for tag, kind, v in tags)
+    size = len(body) + 4
+    ifds = b"".join(body + struct.pack("<L", first + (k + 1) * size if k + 1 < pages else 0) for k in range(pages))
+    path = folder / "many.tiff"
+    path.write_bytes(b"II*\x00" + struct.pack("<L", first) + strip + ifds)
+    return path
+
+
 def parquet_rows(folder: Path, rows: int = 10_000_001) -> Path:
     """A BDF Parquet file of ``rows`` constant rows (dictionary + RLE: a few kB on disk)."""
     import pyarrow as pa
@@ -239,6 +254,7 @@ ATTACKS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "zlib TIFF 3 x 30000^2": (tiff_pages, "CATHODE_MAX_PAGE_PIXELS"),
     "zlib TIFF 129 x 8192^2": (tiff_voxels, "CATHODE_MAX_VOXELS"),
     "zlib TIFF 16 x 4096^2": (tiff_ratio, "CATHODE_MAX_COMPRESSION_RATIO"),
+    "TIFF of 70000 pages": (tiff_many_pages, "CATHODE_MAX_TIFF_PAGES"),
     "Parquet over the row limit": (parquet_rows, "CATHODE_MAX_ROWS"),
     "cells.csv 10^6 columns": (cells_columns, "CATHODE_MAX_COLUMNS"),
     "mpt 200 k columns": (mpt_columns, "CATHODE_MAX_COLUMNS"),
