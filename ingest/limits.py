@@ -300,14 +300,16 @@ def _dims(page) -> str:
 
 # ---------------------------------------------------------------- what a reader returns
 
-def check_tables(tables: dict[str, pa.Table], path: Path, row_offset: int = 0) -> None:
-    """Rows of each table and the length of every text value (cell_id: MAX_ID_CHARS; others: MAX_TEXT_CHARS)."""
+def check_tables(tables: dict[str, pa.Table], path: Path) -> None:
+    """Rows of each table and the length of every text value (cell_id: MAX_ID_CHARS; others: MAX_TEXT_CHARS);
+    a row is named by its place in the table the reader returned (from 1)."""
     for name, table in tables.items():
         MAX_ROWS.check(table.num_rows, path, f"rows of {name}")
-        check_text_columns(table, path, row_offset)
+        check_text_columns(table, path, row_offset=1, what=f"a text value of {name}")
 
 
-def check_text_columns(table: pa.Table, path: Path, row_offset: int = 0, rows: pa.Array | None = None) -> None:
+def check_text_columns(table: pa.Table, path: Path, row_offset: int = 0, rows: pa.Array | None = None,
+                       what: str = "a text value") -> None:
     """Every string column's longest value; the error names the first row over (``rows``: the file's own row
     numbers, else index + ``row_offset``)."""
     for column in table.column_names:
@@ -321,8 +323,7 @@ def check_text_columns(table: pa.Table, path: Path, row_offset: int = 0, rows: p
         if longest > limit.value():
             first = pc.index(pc.greater(lengths, limit.value()).fill_null(False), True).as_py()
             row = int(rows[first].as_py()) if rows is not None else first + row_offset
-            limit.check(longest if first < 0 else lengths[first].as_py(), path, "a text value", row=row,
-                        column=column)
+            limit.check(longest if first < 0 else lengths[first].as_py(), path, what, row=row, column=column)
 
 
 def check_meta(meta: dict, path: Path) -> None:
