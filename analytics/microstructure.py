@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 from scipy import ndimage as ndi
 
+from ingest.pipeline import identity
 from ingest.readers.tomography import read_phases
-from lake import store
 from lake.errors import InputError
 
 from . import common
@@ -145,7 +145,7 @@ def plan(read, options: dict) -> list[Unit]:
 def _compute(row: dict):
     def compute() -> dict[str, pa.Table]:
         path = Path(row["original_path"] or "")
-        if not path.is_file() or store.sha256_file(path) != row["sha256"]:
+        if not path.is_file() or identity(path) != row["sha256"]:          # the volume and its sidecar
             raise InputError("the label volume is no longer at its ingest path (or its content changed); the lake "
                              "keeps its metrics, not the volume.", file=str(path), expected=f"sha256 {row['sha256']}")
         meta = json.loads(row["meta_json"] or "{}")

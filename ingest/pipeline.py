@@ -1,8 +1,10 @@
 """File -> rows -> lake: the one path every file takes, from `cathode ingest`, the demo and the app.
 
-1. Collect files (folders recursively; sidecars such as `x.tiff.json` travel with their file).
-2. Hash each file; content already in the lake is a duplicate and adds nothing.
-3. Detect the format by content and read the file (outside the writer lock: parsing is the slow part).
+1. Collect files (folders recursively; sidecars such as `x.tiff.json` travel with their file). Only regular files
+   are read: a FIFO, device or socket is refused from its stat, never opened.
+2. Hash each file with its sidecars (its identity); content already in the lake is a duplicate and adds nothing.
+3. Check the resource limits (ingest.limits) before anything allocates for the file, detect the format by content
+   and read it (outside the writer lock: parsing is the slow part); what the reader returns is bounded too.
 4. Under the writer lock, check each reading against the lake and this call (unknown cells, duplicate keys),
    then commit every accepted file in one transaction: a cells.csv and its cycles.csv land together.
 A rejected file adds only its rejection record to `sources`; the lake's data and version are unchanged.
@@ -10,6 +12,7 @@ A rejected file adds only its rejection record to `sources`; the lake's data and
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
+from ingest import limits
 from ingest.placement import LakeState, place
 from ingest.readers import Reading, detect
 from lake import store
@@ -30,6 +34,8 @@ from lake.errors import CathodeLakeError, InputError
 
 
 PARALLEL_BYTES = 16 * 2**20
+# (sidecar ending, its file's ending): x.tiff.json beside x.tiff, x_Metadata.csv beside x.csv
+SIDECARS = ((".json", ""), ("_Metadata.csv", ".csv"))
 
 
 @dataclass
@@ -56,12 +62,13 @@ class _Parsed:
 
 def collect(paths: list[Path], lake_root: Path | None = None) -> list[Path]:
     """Files named, and files under folders named (recursively, sorted), minus hidden files, sidecars and the
-    lake's own folder (a lake inside the folder being ingested is not data)."""
+    lake's own folder (a lake inside the folder being ingested is not data). A FIFO, device or socket in a folder
+    is collected too, so that it is refused with its own line."""
     files: list[Path] = []
     skip = Path(lake_root).resolve() if lake_root else None
     for path in map(Path, paths):
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file()
+            files += sorted(p for p in path.rglob("*") if not p.is_dir()
                             and not any(part.startswith(".") for part in p.relative_to(path).parts)
                             and not (skip and p.resolve().is_relative_to(skip)))
         elif path.exists():
@@ -74,10 +81,40 @@ def collect(paths: list[Path], lake_root: Path | None = None) -> list[Path]:
 
 def _is_sidecar(path: Path, names: set[Path]) -> bool:
     """`x.tiff.json` beside `x.tiff`, or `x_Metadata.csv` beside `x.csv` (Arbin/TRI)."""
-    for suffix, partner in ((".json", ""), ("_Metadata.csv", ".csv")):
+    for suffix, partner in SIDECARS:
         if path.name.endswith(suffix) and path.with_name(path.name[: -len(suffix)] + partner).resolve() in names:
             return True
     return False
+
+
+def sidecars(path: Path) -> list[Path]:
+    """The sidecar files beside ``path`` (regular files only), in SIDECARS order."""
+    found = []
+    for suffix, partner in SIDECARS:
+        if path.name.endswith(partner):
+            candidate = path.with_name(path.name[: len(path.name) - len(partner)] + suffix)
+            if candidate != path and candidate.is_file():
+                found.append(candidate)
+    return found
+
+
+def identity(path: Path) -> str:
+    """sha256 of the file's bytes; with sidecars, sha256 over the file's and each sidecar's (a label volume whose
+    voxel size changed is another volume)."""
+    sha = store.sha256_file(path)
+    extra = sidecars(path)
+    if not extra:
+        return sha
+    digest = hashlib.sha256(sha.encode())
+    for sidecar in extra:
+        digest.update(f"\n{sidecar.name[len(path.stem):]}:{store.sha256_file(sidecar)}".encode())
+    return digest.hexdigest()
+
+
+def _refused(path: Path, exc: Exception) -> Outcome:
+    """A path that is not a regular file: its identity is its place (it has no content to hash)."""
+    return Outcome(path, "rejected", reason=str(exc),
+                   sha256=hashlib.sha256(f"not a regular file: {path.absolute()}".encode()).hexdigest())
 
 
 def ingest(root: Path, paths: list[Path], *, cell_id: str | None = None, options: dict | None = None,
@@ -88,12 +125,18 @@ def ingest(root: Path, paths: list[Path], *, cell_id: str | None = None, options
     Files are read by ``workers`` processes (default: every core once the folder holds more than
     PARALLEL_BYTES); the results do not depend on it.
     """
+    limits.validate()
     files = collect(paths, root)
     known = set(store.query(root, "SELECT sha256 FROM sources WHERE status = 'ingested'")["sha256"].to_pylist())
     outcomes: dict[Path, Outcome] = {}
     todo: list[tuple[Path, str]] = []
     for path in files:
-        sha = store.sha256_file(path)
+        try:
+            limits.check_regular(path)
+        except CathodeLakeError as exc:
+            outcomes[path] = _refused(path, exc)
+            continue
+        sha = identity(path)
         if sha in known or sha in {s for _, s in todo}:
             outcomes[path] = Outcome(path, "duplicate", reason="same content already in the lake", sha256=sha)
         else:
@@ -140,8 +183,14 @@ def read_one(path: Path, options: dict) -> "_Parsed | tuple[str, str]":
     try:
         if path.stat().st_size == 0:
             raise InputError("the file is empty.", file=str(path))
+        head = limits.check_container(path)       # before a sniffer opens a zip, a Parquet footer or a TIFF
         fmt = detect(path)
-        return _Parsed(path, "", fmt.name, fmt.library, fmt.read(path, **options))
+        for text in ([path] if not (fmt.binary or limits.is_container(head)) else []) + sidecars(path):
+            limits.check_text(text)
+        reading = fmt.read(path, **options)
+        limits.check_tables(reading.tables, path)
+        limits.check_meta(reading.meta, path)
+        return _Parsed(path, "", fmt.name, fmt.library, reading)
     except CathodeLakeError as exc:
         return (fmt.name if fmt else "", str(exc))
     except Exception as exc:  # a reader's library failed on this file: report it, keep going
@@ -165,6 +214,8 @@ def _commit(root, parsed: list[_Parsed], outcomes: dict[Path, Outcome], cell_id,
                 continue
             try:
                 placed = place(item.path, item.sha256, item.reading, state, cell_id)
+                for cell in placed.cells:           # also those named by --cell-id, a barcode or the file name
+                    limits.MAX_ID_CHARS.check(len(cell), item.path, "a cell_id", column="cell_id")
             except CathodeLakeError as exc:
                 outcomes[item.path] = _rejected(item.path, item.sha256, outcome, exc)
                 continue
@@ -189,12 +240,19 @@ def _placing_order(item: _Parsed) -> tuple:
 
 def _source_row(outcome: Outcome, item: _Parsed | None, meta_json: str) -> dict:
     return {"sha256": outcome.sha256, "original_name": outcome.path.name,
-            "original_path": str(outcome.path.resolve()), "size_bytes": outcome.path.stat().st_size,
+            "original_path": str(outcome.path.resolve()), "size_bytes": _size(outcome.path),
             "format": outcome.format or None, "reader": f"ingest.readers:{outcome.format}" if outcome.format else None,
             "reader_version": _versions(item.library) if item else None, "status": outcome.status,
             "reason": outcome.reason or None, "rows": outcome.rows, "meta_json": meta_json or None,
             "warnings": "\n".join(outcome.warnings) or None,
             "ingested_at": dt.datetime.now(dt.timezone.utc)}
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:                     # a broken link
+        return None
 
 
 def _versions(library: str) -> str:

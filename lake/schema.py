@@ -30,7 +30,8 @@ TABLES: tuple[Table, ...] = (
     ), key=("lake_version",)),
     Table("sources", "catalog", "One row per file presented to the lake: ingested, or rejected with the reason. "
           "A duplicate (same sha256 as an ingested file) adds no row.", cols(
-        ("sha256", "VARCHAR", "", "sha256 of the file's bytes: the file's identity"),
+        ("sha256", "VARCHAR", "", "the file's identity: sha256 of its bytes, and of its sidecar's (x.tiff.json) "
+         "when it has one; for a path refused as not a regular file, of that path"),
         ("original_name", "VARCHAR", "", "file name as given to `cathode ingest`"),
         ("original_path", "VARCHAR", "", "absolute path at ingest time"),
         ("size_bytes", "BIGINT", "B", "file size"),

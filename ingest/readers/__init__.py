@@ -41,18 +41,19 @@ class Format:
     read: Callable[..., Reading]
     library: str          # the package that parses the file ("fastnda 1.3.1", "own CSV rules", ...)
     description: str
+    binary: bool = False  # not text and in no container ingest.limits knows (zip, Parquet, TIFF): no line limits
 
 
 _FORMATS: dict[str, Format] = {}
 
 
 def register(name: str, *, suffixes: tuple[str, ...], sniff: Callable[[bytes, Path], bool], library: str,
-             description: str):
+             description: str, binary: bool = False):
     """Decorator: register ``read(path, **options) -> Reading`` as the reader of format ``name``."""
     def wrap(read):
         if name in _FORMATS:
             raise ValueError(f"reader '{name}' registered twice")
-        _FORMATS[name] = Format(name, tuple(s.lower() for s in suffixes), sniff, read, library, description)
+        _FORMATS[name] = Format(name, tuple(s.lower() for s in suffixes), sniff, read, library, description, binary)
         return read
     return wrap
 

@@ -179,7 +179,7 @@ def _is_mpr(head: bytes, path: Path) -> bool:
 
 
 @register("biologic_mpr", suffixes=(".mpr",), sniff=_is_mpr, library="galvani (GPL-3, optional extra)",
-          description="BioLogic EC-Lab binary data file (.mpr): GCPL/MB cycling or PEIS/GEIS")
+          description="BioLogic EC-Lab binary data file (.mpr): GCPL/MB cycling or PEIS/GEIS", binary=True)
 def read_mpr(path: Path, **options) -> Reading:
     path = Path(path)
     try:

@@ -64,7 +64,8 @@ def _literature(path: Path, frame: pl.DataFrame) -> Reading:
     rows = pl.concat([frame, _twins(frame)], how="diagonal_relaxed") if "loading_mg_cm2" in frame.columns else frame
     literature = rows.select([c for c in LITERATURE_COLUMNS if c in rows.columns] + ["extra_json"])
     tables = {"literature": literature.with_columns(
-        pl.col("at_cycle").cast(pl.Int64) if "at_cycle" in literature.columns else pl.lit(None)).to_arrow()}
+        pl.col("at_cycle").cast(pl.Int64) if "at_cycle" in literature.columns
+        else pl.lit(None, pl.Int64).alias("at_cycle")).to_arrow()}
     if "process" in frame.columns:
         tables["cells"] = _cells(frame, path).to_arrow()
     return Reading(tables, {"rows": literature.height})

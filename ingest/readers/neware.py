@@ -213,7 +213,7 @@ def read_ndax(path: Path, *, cycle_mode: str | None = None, **options) -> Readin
 
 
 @register("neware_nda", suffixes=(".nda",), sniff=_is_nda, library="fastnda",
-          description="Neware legacy binary (.nda, BTS 7/9)")
+          description="Neware legacy binary (.nda, BTS 7/9)", binary=True)
 def read_nda(path: Path, *, cycle_mode: str | None = None, **options) -> Reading:
     return _reading(Path(path), ".nda", _nda_meta, cycle_mode)
 

@@ -11,17 +11,15 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.limits import check_text_columns
+from ingest.readers.text import head_lines, utf8_source
 from lake.errors import InputError
 
 
 def header_names(head: bytes) -> list[str]:
-    """The comma-separated names on a text file's first line; [] for binary or empty content."""
-    if b"\x00" in head:
-        return []
-    try:
-        lines = head.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        return []
+    """The comma-separated names on a text file's first line (UTF-8, UTF-16 or cp1252, see text.py); [] for empty
+    content. A NUL byte further down does not hide the header: the ingest limits reject it with its row and column."""
+    lines = head_lines(head, 1)
     return [name.strip() for name in lines[0].split(",")] if lines else []
 
 
@@ -29,10 +27,11 @@ def load(path: Path, required: tuple[str, ...], frame: pl.DataFrame | None = Non
     """The file as text columns (blank = null), with a spreadsheet row number `_row`, or a clear error."""
     if frame is None:
         try:
-            frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
+            frame = pl.read_csv(utf8_source(path), infer_schema=False, encoding="utf8")
         except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
             raise InputError(f"not a readable CSV file ({str(exc).splitlines()[0]}).", file=str(path)) from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
+    check_text_columns(frame.to_arrow(), path, rows=pl.int_range(2, frame.height + 2, eager=True).to_arrow())
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError("missing required column.", file=str(path), column=missing[0],

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ingest.limits import MAX_PAGE_PIXELS, TIFF_MAGICS
 from lake.errors import InputError
 
 from . import Reading, register
 from .eis import library_version
 
-TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 PHASES = ("pore", "ncm", "binder")
 ALIASES = {"pores": "pore", "void": "pore", "nmc": "ncm", "am": "ncm", "cbd": "binder"}
 CHUNK_VOXELS = 1 << 25          # default chunk: about 32 M voxels
@@ -85,6 +85,7 @@ def _slice_reader(tif, path: Path):
     pages = series.pages
     if len(pages) == shape[0]:                          # one page per slice (compressed stacks)
         return shape, lambda z0, z1: np.stack([pages[i].asarray().reshape(shape[1:]) for i in range(z0, z1)]), None
+    MAX_PAGE_PIXELS.check(int(np.prod(shape, dtype=np.int64)), path, "a volume whose TIFF layout is read whole")
     volume = series.asarray().reshape(shape)            # unusual layout: whole volume, once
     return shape, lambda z0, z1: volume[z0:z1], "TIFF layout is not one page per slice; the volume was read whole"
 
