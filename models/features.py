@@ -25,7 +25,7 @@ from lake.recipe import BOUNDS, MICROSTRUCTURE as MICRO, PROCESSES, RECIPE, RECI
 
 NUMERIC_RECIPE = RECIPE[1:]
 LIFE = ("cycles_tested", *(f"{k}_{pct}" for pct in cycle_life.THRESHOLDS for k in ("cycles_to", "censored")),
-        "initial_areal_capacity_mah_cm2", "last_retention_frac")      # columns of the lake's cell_life view
+        "short_cycle", "initial_areal_capacity_mah_cm2", "last_retention_frac")   # the lake's cell_life view
 MIN_CELLS = 8
 # Mechanism features. The seed found 5 wt % ECA best (binder conductivity and oxidative stability peak there);
 # the over-densification onset 0.6 comes from the virtual-lab spec's cracking term, so that one feature is partly
