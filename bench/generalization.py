@@ -4,8 +4,9 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
 
 (a) surrogate, whole recipe space: per variant, 60 training cells uniform over every knob (cut-off 4.0-4.5 V,
     0.05-0.5 C), each tested until 600 cycles or until its retention falls below 60 % (so long-lived cells are
-    censored); 200 test cells cycled to the end of life, their cycles-to-80 % as the lake defines it (the
-    simulator's own retention is scored too). RMSE of log10 cycles-to-80 % and 90 % interval coverage, overall,
+    censored; a cell that shorts is reported as the lab knows it, `end_of_test = short`); 200 test cells cycled to
+    the end of life, their cycles-to-80 % as the lake defines it (a short is a failure at its cycle; the simulator's
+    own retention is scored too), scored overall, per process, on the cells that shorted and on those that faded. RMSE of log10 cycles-to-80 % and 90 % interval coverage, overall,
     per process and on diagnostic slices, for the project's surrogate (`models.registry.fit_target`, the path
     `cathode train` takes: grouped-CV choice of GP / trees, physics features, CV+ intervals), the GP `cathode
     propose` fits for the intervals it records (`project_propose`: jackknife+ from its exact leave-one-out) and, in
@@ -115,10 +116,10 @@ def _short_first(r) -> bool:
 
 
 def surrogate_variant(k: int, n_train: int, n_test: int) -> dict:
-    """Truth = cycles-to-80 % as the lake defines it (`life_row`: measured capacity over the best of cycles 1-3) of
-    each test cell tested to the end of life; cells whose test ends without crossing 80 % (alive at TEST_CYCLES, or
-    shorted first: the lake sees a test that stopped) are not scored there. Also scored against the simulator's
-    own retention (`CellResult.cycles_to_80`, shorts count as failures), which bench/surrogate.py uses."""
+    """Truth = cycles-to-80 % as the lake defines it (`life_row`: measured capacity over the best of cycles 1-3, a
+    short a failure at its cycle) of each test cell tested to the end of life; cells whose test ends without
+    crossing 80 % (alive at TEST_CYCLES) are not scored there. Also scored against the simulator's own retention
+    (`CellResult.cycles_to_80`, shorts count as failures), which bench/surrogate.py uses."""
     t0 = time.perf_counter()
     lab = variants.variant(k)
     train, train_res = whole_space_cells(n_train, k, 1000 + k, TRAIN_CYCLES, STOP_BELOW)
@@ -129,11 +130,10 @@ def surrogate_variant(k: int, n_train: int, n_test: int) -> dict:
     rec = [r.recipe for r in test_res]
     quiet = frame_of([life_row(simulate(r, TEST_CYCLES, noise=False, lab=lab)) for r in rec])
     floor = np.log10(quiet["cycles_to_80"].fill_null(TEST_CYCLES).to_numpy().astype(float))
-    masks = _slices(rec, truth)
-    out = {"variant": k, "train_cells": n_train, "test_cells": len(truth),
-           "test_cells_not_scored": {"alive_at_end": sum(r.cycles_to_80 is None and not _short_first(r)
-                                                         for r in res_all),
-                                     "shorted_before_80": sum(_short_first(r) for r in res_all)},
+    shorted = (test["short_cycle"].fill_null(-1) == test["cycles_to_80"]).to_numpy()
+    masks = {**_slices(rec, truth), "shorted": shorted, "faded": ~shorted}
+    out = {"variant": k, "train_cells": n_train, "test_cells": len(truth), "test_cells_shorted": int(shorted.sum()),
+           "test_cells_not_scored": {"alive_at_end": int((~scored).sum())},
            "censored_training_cells": int(train["censored_80"].fill_null(False).sum()),
            "training_cells_ended_by_short": sum(_short_first(r) and r.short_cycle <= TRAIN_CYCLES
                                                 for r in train_res),
@@ -141,6 +141,7 @@ def surrogate_variant(k: int, n_train: int, n_test: int) -> dict:
     model = fit_target(train, "cycles_to_80").model
     out["project_estimator"] = model.kind
     out["project_cv"] = {k2: v for k2, v in model.cv_metrics_.items() if isinstance(v, (int, float, str))}
+    out["project_shorts_learnt_from"] = model.short_.n_shorts_
     pred = model.predict(test, 0.9)
     out["models"]["project"] = _scores(pred, truth, masks)
     # the surrogate `cathode propose` fits for its recorded intervals (jackknife+ from the GP's exact leave-one-out)
@@ -234,7 +235,8 @@ def _medians(per_run: list[dict]) -> dict:
 def summarise_surrogate(runs: list[dict]) -> dict:
     out = {model: _medians([r["models"][model] for r in runs]) for model in SURROGATES}
     out["project_vs_simulator_truth"] = _medians([r["project_vs_simulator_truth"] for r in runs])
-    for key in ("noise_floor_rmse", "censored_training_cells", "training_cells_ended_by_short"):
+    for key in ("noise_floor_rmse", "censored_training_cells", "training_cells_ended_by_short",
+                "test_cells_shorted"):
         out[key] = float(np.median([r[key] for r in runs]))
     out["project_estimators"] = sorted({r["project_estimator"] for r in runs})
     return out
@@ -289,7 +291,8 @@ def main(argv=None) -> int:
         parser.error(f"--variants must be in the {args.set} set {SETS[args.set]}")
     if args.quick:
         args.train_cells, args.test_cells, args.seeds = 30, 60, 1
-    name = f"generalization-{args.set}" + ("-quick" if args.quick else "")
+    name = f"generalization-{args.set}" + (f"-{args.part}" if args.part != "both" else "") + \
+        ("-quick" if args.quick else "")
     started = time.perf_counter()
     payload = {"machine": harness.machine(), "config": {**vars(args), "variants": list(chosen)},
                "versions": harness.versions("optuna", "scikit-learn", "torch"), "set": args.set}

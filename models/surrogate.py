@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from models.features import Featurizer, Target, target_values
 from models.gp import MaternGP
+from models.short import ShortModel, shorted_first
 
 KINDS = ("gp", "gbt")
 MIN_UNCENSORED = 6
@@ -151,6 +152,11 @@ class Surrogate(BaseEstimator):
         y, cens, usable = target_values(frame, tgt)
         frame, y, cens = frame.filter(pl.Series(usable)), y[usable], cens[usable]
         groups = np.asarray(groups)[usable] if groups is not None else None
+        self.short_ = None
+        if tgt.name.startswith("cycles_to_"):       # a short ends life apart from fade: modelled apart
+            shorted = shorted_first(frame, 10.0 ** y)
+            self.short_ = ShortModel().fit(frame, shorted, y)
+            cens = cens | shorted                    # the fade had not reached the threshold when it shorted
         self.target_ = tgt
         self.featurizer_ = Featurizer(physics=self.physics, measured=self.measured).fit(frame)
         self.feature_names_ = self.featurizer_.feature_names_ + list(self.extra_features)
@@ -206,15 +212,51 @@ class Surrogate(BaseEstimator):
         else:
             mu_i, sd_i = self.model_.estimator_.loo(X)
         spread = self.scores_[:, None] * np.maximum(sd_i, 1e-6)
-        alpha = 1.0 - level
-        lo = lower_quantile(mu_i - spread, alpha)
-        hi = upper_quantile(mu_i + spread, 1.0 - alpha)
+        lower, upper = np.sort(mu_i - spread, axis=0), np.sort(mu_i + spread, axis=0)
+        lo, hi = cv_plus(lower, upper, np.full(len(mean), level))
         _, gp_sd = self.model_.predict(X, return_std=True)
-        q90 = upper_quantile(self.scores_, 0.9)
+        sd = gp_sd * upper_quantile(self.scores_, 0.9) / norm.ppf(0.95)
+        lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
+        p_short = self.short_.probability(frame) if getattr(self, "short_", None) else np.zeros(len(mean))
+        if p_short.any():
+            mean, lo, hi, sd = self._with_shorts(p_short, mean, sd, lo, hi, lower, upper, level)
         _, imputed = self.featurizer_.transform(frame)
-        return {"mean": mean, "lo": np.minimum(lo, mean), "hi": np.maximum(hi, mean),
-                "sd": gp_sd * q90 / norm.ppf(0.95), "extrapolation": self.featurizer_.extrapolation(frame),
-                "imputed": imputed}
+        return {"mean": mean, "lo": lo, "hi": hi, "sd": sd, "p_short": p_short,
+                "extrapolation": self.featurizer_.extrapolation(frame), "imputed": imputed}
+
+    def _with_shorts(self, p, mean, sd, lo, hi, lower, upper, level):
+        """Mix the fade prediction with a short (probability ``p``): the mixture's mean and sd, and the narrowest
+        of three intervals that each hold a new cell with probability >= ``level``: the fade interval at level
+        level / (1 - p) (when the calibration scores reach it), the short interval at level / p (when p >= level),
+        or the hull of both at ``level``."""
+        short = self.short_
+        m_s, s_s = short.mean_log_cycles, float(short.times_.std()) if short.times_.size else 0.0
+        mix_mean = p * m_s + (1 - p) * mean
+        mix_sd = np.sqrt(p * s_s ** 2 + (1 - p) * sd ** 2 + p * (1 - p) * (m_s - mean) ** 2)
+        n = lower.shape[0]
+        level_f = level / np.maximum(1 - p, 1e-9)
+        f_lo, f_hi = cv_plus(lower, upper, np.minimum(level_f, 1.0))
+        s_lo, s_hi = short.interval(np.minimum(level / np.maximum(p, 1e-9), 1.0))
+        h_lo, h_hi = short.interval(np.full(len(p), level))
+        options = [(np.minimum(f_lo, mean), np.maximum(f_hi, mean), level_f <= n / (n + 1.0)),
+                   (s_lo, s_hi, p >= level),
+                   (np.minimum(lo, h_lo), np.maximum(hi, h_hi), np.ones(len(p), bool))]
+        width = np.stack([np.where(ok, b - a, np.inf) for a, b, ok in options])
+        pick = np.argmin(width, axis=0)
+        take = np.arange(len(p))
+        mix_lo = np.stack([a for a, _, _ in options])[pick, take]
+        mix_hi = np.stack([b for _, b, _ in options])[pick, take]
+        return mix_mean, np.minimum(mix_lo, mix_mean), np.maximum(mix_hi, mix_mean), mix_sd
+
+
+def cv_plus(lower: np.ndarray, upper: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The CV+ interval at a ``level`` per column from the sorted (n, m) arrays mu_-i(x) -/+ score_i sd_-i(x):
+    the floor(alpha (n + 1))-th smallest lower and the ceil((1 - alpha) (n + 1))-th smallest upper value."""
+    n, cols = lower.shape[0], np.arange(lower.shape[1])
+    alpha = 1.0 - np.asarray(level, float)
+    k_lo = np.clip(np.floor(alpha * (n + 1)).astype(int), 1, n) - 1
+    k_hi = np.clip(np.ceil((1 - alpha) * (n + 1)).astype(int), 1, n) - 1
+    return lower[k_lo, cols], upper[k_hi, cols]
 
 
 def upper_quantile(values: np.ndarray, level: float) -> np.ndarray:
@@ -223,12 +265,6 @@ def upper_quantile(values: np.ndarray, level: float) -> np.ndarray:
     n = values.shape[0]
     k = min(int(np.ceil(level * (n + 1))), n) - 1
     return np.sort(values, axis=0)[max(k, 0)]
-
-
-def lower_quantile(values: np.ndarray, alpha: float) -> np.ndarray:
-    n = values.shape[0]
-    k = max(int(np.floor(alpha * (n + 1))), 1) - 1
-    return np.sort(values, axis=0)[min(k, n - 1)]
 
 
 def cv_metrics(y: np.ndarray, cens: np.ndarray, mu: np.ndarray) -> dict:
