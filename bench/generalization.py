@@ -52,6 +52,7 @@ from bench.baselines import BASELINES, fit_predict, optuna_campaign  # noqa: E40
 from bench.lake_loop import lake_campaign  # noqa: E402
 from lake.recipe import PROCESSES  # noqa: E402
 from models.registry import fit_target  # noqa: E402
+from models.short import shorted_first  # noqa: E402
 from optimizer import campaign  # noqa: E402
 from optimizer.acquisition import fit_surrogates  # noqa: E402
 from optimizer.objectives import parse  # noqa: E402
@@ -130,7 +131,7 @@ def surrogate_variant(k: int, n_train: int, n_test: int) -> dict:
     rec = [r.recipe for r in test_res]
     quiet = frame_of([life_row(simulate(r, TEST_CYCLES, noise=False, lab=lab)) for r in rec])
     floor = np.log10(quiet["cycles_to_80"].fill_null(TEST_CYCLES).to_numpy().astype(float))
-    shorted = (test["short_cycle"].fill_null(-1) == test["cycles_to_80"]).to_numpy()
+    shorted = shorted_first(test, "cycles_to_80")
     masks = {**_slices(rec, truth), "shorted": shorted, "faded": ~shorted}
     out = {"variant": k, "train_cells": n_train, "test_cells": len(truth), "test_cells_shorted": int(shorted.sum()),
            "test_cells_not_scored": {"alive_at_end": int((~scored).sum())},

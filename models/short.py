@@ -37,12 +37,11 @@ def short_features(frame: pl.DataFrame) -> np.ndarray:
                             *[(proc == p).astype(float) for p in PROCESSES]])
 
 
-def shorted_first(frame: pl.DataFrame, y_cycles: np.ndarray) -> np.ndarray:
-    """True where the cell's failure at the threshold (``y_cycles``, cycles) was its short."""
-    if "short_cycle" not in frame.columns:
+def shorted_first(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """True where the cell's failure in ``column`` (cycles_to_X) was its short."""
+    if "short_cycle" not in frame.columns or column not in frame.columns:
         return np.zeros(frame.height, bool)
-    s = frame["short_cycle"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    return np.isfinite(s) & (s <= np.asarray(y_cycles, float))
+    return (frame["short_cycle"] <= frame[column]).fill_null(False).to_numpy()
 
 
 class ShortModel(BaseEstimator):
