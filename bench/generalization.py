@@ -6,12 +6,12 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
     0.05-0.5 C), each tested until 600 cycles or until its retention falls below 60 % (so long-lived cells are
     censored; a cell that shorts is reported as the lab knows it, `end_of_test = short`); 200 test cells cycled to
     the end of life, their cycles-to-80 % as the lake defines it (a short is a failure at its cycle; the simulator's
-    own retention is scored too), scored overall, per process, on the cells that shorted and on those that faded. RMSE of log10 cycles-to-80 % and 90 % interval coverage, overall,
-    per process and on diagnostic slices, for the project's surrogate (`models.registry.fit_target`, the path
-    `cathode train` takes: grouped-CV choice of GP / trees, physics features, CV+ intervals), the GP `cathode
-    propose` fits for the intervals it records (`project_propose`: jackknife+ from its exact leave-one-out) and, in
-    the same run, scikit-learn baselines on raw recipe + measured microstructure, censored cells taken at face value: a GP
-    (constant x ARD Matern-5/2 + white noise, Gaussian intervals), a random forest and gradient boosting
+    own retention is scored too). RMSE of log10 cycles-to-80 % and 90 % interval coverage, overall, per process,
+    on the cells that shorted, on those that faded and on other diagnostic slices, for the project's surrogate
+    (`models.registry.fit_target`, the path `cathode train` takes: GP unless trees are clearly better, physics
+    features, shorts modelled apart, CV+ intervals), the GP `cathode propose` fits for the intervals it records
+    (`project_propose`: CV+ from refitted fold GPs) and, in the same run, scikit-learn baselines on raw recipe +
+    measured microstructure, censored cells taken at face value, shorts as the lake records them: a GP (constant x ARD Matern-5/2 + white noise, Gaussian intervals), a random forest and gradient boosting
     (intervals: the 90 % quantile of 5-fold out-of-fold absolute errors).
 (b) optimizer, `delivered_capacity:300` at 4.2 V / 0.1 C, noisy cells: the variant's four seed cells as warm
     start, then `--rounds` batches of 4 by the project's loop, twice: `project_lake` as the CLI runs it, a real lake
@@ -22,11 +22,11 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
     so). Regret = the variant's true optimum (noise-free) minus the true value, as a fraction of the optimum, of
     the best recipe tried and of the recommendation (the project: best posterior mean; the others: best measured
     value) at 12 and 24 experiments.
-Figures are medians over variants; per-variant values and raw true values in bench/results/generalization-<set>.json
-(`-quick` for --quick runs).
+Figures are medians over variants; per-variant values and raw true values in
+bench/results/generalization-<set>[-<part>].json (`-quick` for --quick runs).
 
   python bench/generalization.py --setup                               # once: the GPSampler venv (~5 GB)
-  python bench/generalization.py --set tune --part surrogate           # ~1-2 min on 1 core
+  python bench/generalization.py --set tune --part surrogate           # ~3 min on 1 core (7 on a loaded one)
   .venv-bench/optuna-gp/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
   python bench/generalization.py --set tune --quick --variants 1,2     # smoke run
 """
