@@ -31,9 +31,11 @@ MIN_UNCENSORED = 6
 # recipes (a recipe has no measurement yet), and on tuning variants 1-10 the measured values (active-area
 # fraction read within +/- 0.02) cost 0.005-0.014 RMSE against the recipe-imputed ones the campaign GPs use.
 MEASURED = False
-# L-BFGS steps of a fold GP's hyperparameter fit: it starts at the full fit's optimum and stops within 30-40
-# (the scores on tuning variants 1-3 as with 200 steps); the cap bounds `cathode propose`'s latency
-FOLD_MAX_ITER = 30
+# A fold GP's hyperparameter fit starts at the full fit's optimum and stops within 30-40 L-BFGS steps (the scores
+# on tuning variants 1-3 as with 200), on at most FOLD_FIT_POINTS of its cells (then conditions on all of them):
+# five full-size refits tripled `cathode propose`'s fit at 200 observations. A lake of up to ~75 cells refits
+# its folds on every cell; beyond, fold models fitted on fewer points only widen the intervals a little.
+FOLD_MAX_ITER, FOLD_FIT_POINTS = 30, 60
 
 
 def truncated_mean(mu: np.ndarray, sd: np.ndarray, lower: np.ndarray) -> np.ndarray:
@@ -63,9 +65,10 @@ class GBTRegressor(BaseEstimator):
         return (mu, np.full(len(mu), self.sd_)) if return_std else mu
 
 
-def base_estimator(kind: str, random_state: int = 0, theta0=None, max_iter: int = 200) -> BaseEstimator:
+def base_estimator(kind: str, random_state: int = 0, theta0=None, max_iter: int = 200,
+                   max_fit_points: int = 120) -> BaseEstimator:
     if kind == "gp":
-        return MaternGP(random_state=random_state, theta0=theta0, max_iter=max_iter)
+        return MaternGP(random_state=random_state, theta0=theta0, max_iter=max_iter, max_fit_points=max_fit_points)
     return GBTRegressor(random_state=random_state)
 
 
@@ -189,7 +192,8 @@ class Surrogate(BaseEstimator):
         # cell are too small: exact leave-one-out at the full fit's hyperparameters covered 0.80, not 0.90),
         # starting where the full fit ended, which makes a fold fit a few iterations
         warm = self.model_.estimator_.theta_ if self.kind == "gp" else None
-        make = lambda: CensoredRegressor(base_estimator(self.kind, self.random_state, warm, FOLD_MAX_ITER))  # noqa
+        make = lambda: CensoredRegressor(base_estimator(self.kind, self.random_state, warm, FOLD_MAX_ITER,  # noqa
+                                                        FOLD_FIT_POINTS))
         folds, self.cv_scheme_ = _folds(len(y), groups, self.n_folds, self.random_state)
         self.fold_models_, self.fold_of_ = [], np.zeros(len(y), int)
         oof_mu, oof_sd = np.zeros(len(y)), np.zeros(len(y))
