@@ -37,12 +37,15 @@ def test_a_shorted_cell_is_a_failure_the_surrogate_learns_apart_from_fade():
     model = Surrogate(kind="gp").fit(train, target("cycles_to_80"))
     assert model.short_.n_shorts_ == shorted.sum()
     assert model.oof_["censored"][shorted].all()          # to the fade model a short is a lower bound
-    test, test_res = _cells(_high_and_low_current(40, 2), 2)
+    test, test_res = _cells(_high_and_low_current(40, 2), 2, 4000)      # to the end of life
+    assert not test["censored_80"].any()
     pred = model.predict(test, 0.9)
     fast = np.array([i % 2 == 1 for i in range(40)])
     assert pred["p_short"][fast].mean() > 0.7 and pred["p_short"][~fast].mean() < 0.15
     truth = np.log10(test["cycles_to_80"].to_numpy().astype(float))
-    assert np.mean((pred["lo"] <= truth) & (truth <= pred["hi"])) >= 0.85
+    ended = np.array([r.ended_by_short for r in test_res])
+    inside = lambda p: (p["lo"] <= truth) & (truth <= p["hi"])      # noqa: E731
+    assert inside(pred).mean() >= 0.75 and inside(pred)[ended].mean() >= 0.85     # the shorts' cycles are covered
     # a lake that does not know how tests ended sees a short as a test that stopped (censored at its last cycle
     # with a capacity): the shorts are never learnt, and predicted to fade
     was_short = pl.col("short_cycle").is_not_null()
@@ -50,10 +53,10 @@ def test_a_shorted_cell_is_a_failure_the_surrogate_learns_apart_from_fade():
         pl.when(was_short).then(pl.col("short_cycle") - 1).otherwise(pl.col("cycles_to_80")).alias("cycles_to_80"),
         (pl.col("censored_80") | was_short).alias("censored_80"), pl.lit(None).alias("short_cycle")),
         target("cycles_to_80"))
-    assert blind.short_.n_shorts_ == 0 and not blind.predict(test)["p_short"].any()
-    ended = np.array([r.ended_by_short for r in test_res])
+    unaware = blind.predict(test, 0.9)
+    assert blind.short_.n_shorts_ == 0 and not unaware["p_short"].any() and inside(unaware)[ended].mean() <= 0.2
     err = lambda p: np.sqrt(np.mean((p["mean"][ended] - truth[ended]) ** 2))      # noqa: E731
-    assert err(pred) < 0.5 * err(blind.predict(test, 0.9))
+    assert err(pred) < 0.5 * err(unaware)
 
 
 def test_short_model_reads_recipes_only_and_needs_a_short():
