@@ -113,6 +113,8 @@ def test_a_short_is_a_failure_at_its_cycle_not_a_test_that_stopped(tmp_path):
     cycles_csv = write_csv(tmp_path / "cycles.csv", CYCLES_HEADER + ["end_of_test"], rows)
     assert all(o.status == "ingested" for o in ingest(root, [cells_csv, cycles_csv], progress=False))
     view = {r["cell_id"]: r for r in store.query(root, "SELECT * FROM cell_life").to_pylist()}
+    derive_all(root, "cycling")
+    derived = {r["cell_id"]: r for r in store.query(root, "SELECT * FROM cycling_summary").to_pylist()}
     expected = {"SHORT": ((5, False), (5, False), 5), "BLANK": ((5, False), (5, False), 5),
                 "PLANNED": ((4, True), (4, True), None),
                 "FADE_FIRST": ((7, False), (10, False), 10)}     # 80 % crossed at 7 by fade; 50 % never: short
@@ -123,3 +125,4 @@ def test_a_short_is_a_failure_at_its_cycle_not_a_test_that_stopped(tmp_path):
             assert (got["cycles_to_80"], got["censored_80"]) == at80, (cell, got is rule)
             assert (got["cycles_to_50"], got["censored_50"]) == at50, (cell, got is rule)
             assert got["short_cycle"] == short
+        assert (derived[cell]["cycles_to_80"], derived[cell]["censored_80"]) == at80, cell   # `cathode derive`
