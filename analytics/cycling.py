@@ -1,9 +1,10 @@
 """Cycling metrics per cell (from `cycles`) and voltage polarisation per cycle (from `cycles` or `timeseries`).
 
-Method (METHOD_VERSION cycling-2):
+Method (METHOD_VERSION cycling-3):
 - Rows of `cycles` without a finite, non-negative discharge capacity are skipped and counted (never propagated).
 - Retention, cycles_to_X and censoring follow the one rule of lake/cycle_life.py (as the `retention` and
-  `cell_life` views): cycles counted as cycles run, baseline = best of the first three.
+  `cell_life` views): cycles counted as cycles run, baseline = best of the first three, a short (cycles
+  `end_of_test = short`) a failure at its cycle.
 - Fade rate = minus the least-squares slope of retention against cycle over the cycles with capacity.
 - Mean CE over cycles 2..last; first-cycle CE apart (formation loss).
 - Early-life features over cycles 1..N (N = options['early_cycles'], default analytics.early_life.EARLY_CYCLES):
@@ -28,7 +29,7 @@ from . import common, early_life
 from .runner import Unit
 
 QUANTITY = "cycling"
-METHOD_VERSION = "cycling-2"           # 2: the lake-wide cycle-life rule (cycles run, baseline cycle)
+METHOD_VERSION = "cycling-3"           # 2: the lake-wide cycle-life rule (cycles run, baseline cycle); 3: shorts
 TABLES = ("cycling_summary_history", "cycle_polarisation_history")
 DQ_CYCLES = (10, 100)
 DQ_GRID = 1000
@@ -45,7 +46,9 @@ def summary(cycles: pa.Table, cell: dict | None = None, early_cycles: int = earl
         return np.asarray(cycles[name].cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
     q_g, q_mah, ce = col("discharge_capacity_mah_g"), col("discharge_capacity_mah"), col("coulombic_efficiency_frac")
     q = np.where(np.isfinite(q_g), q_g, q_mah)
-    rule = cycle_life.life(idx, q, (80, 70))
+    ends = cycles["end_of_test"].to_pylist() if "end_of_test" in cycles.column_names else []
+    shorts = [i for i, e in zip(idx, ends) if e == cycle_life.SHORT]
+    rule = cycle_life.life(idx, q, (80, 70), short_index=min(shorts) if shorts else None)
     if rule["cycles_tested"] is None:
         raise InputError("no cycle with a finite discharge capacity.", expected="cycles rows with a capacity",
                          found=f"{rule['n_skipped']} rows without one")

@@ -9,6 +9,11 @@
 - cycles_to_X = the cycle_number of the first cycle from the baseline cycle on with retention < X % (a low
   formation cycle before the best one is not a failure). When there is none the test ended above X: cycles_to_X =
   cycles_tested (the last cycle_number) and censored_X = true, a lower bound.
+- How a test ended (`end_of_test`, optional, on the cycles row of the cycle in which it ended; END_OF_TEST): a
+  lithium-metal short is a failure, not a test that stopped: short_cycle = that row's cycle number (counted from
+  the first counted cycle, whether or not the row has a capacity), and when it comes before the first cycle below X,
+  cycles_to_X = short_cycle, not censored. `scheduled` and `aborted` change nothing: a test ended by the plan or by
+  the equipment is censored as before.
 
 Two renderings of this one rule live here side by side: SQL for the lake's `retention` and `cell_life` views, numpy
 (`life`) for code holding one cell's cycles in memory (analytics, the virtual lab's adapter).
@@ -20,14 +25,22 @@ import numpy as np
 
 BASELINE_CYCLES = 3
 THRESHOLDS = (80, 70, 50)          # percent: the cell_life columns cycles_to_X / censored_X
+# How a test ended: the values the cycles.csv column `end_of_test` takes (on the row of the cycle in which it ended).
+END_OF_TEST = {"short": "the cell short-circuited (lithium dendrite: sudden death); a failure at this cycle",
+               "scheduled": "the test plan ended it (cycle count or retention limit reached); a lower bound",
+               "aborted": "stopped for a reason that is not the cell's (cycler fault, power cut); a lower bound"}
+SHORT = "short"
 
 # Per cycles row: cycle_number, retention_frac (null for a row that does not count) and the cell's baseline cycle.
 RETENTION_CTE = f"""
-WITH c AS (SELECT cell_id, cycle_index, coalesce(discharge_capacity_mah_g, discharge_capacity_mah) AS cap
-           FROM cycles),
+WITH c AS (SELECT cell_id, cycle_index, coalesce(discharge_capacity_mah_g, discharge_capacity_mah) AS cap,
+                  end_of_test FROM cycles),
 v AS (SELECT *, coalesce(isfinite(cap) AND cap >= 0, false) AS counted FROM c),
-n AS (SELECT *, CASE WHEN counted THEN cycle_index - min(cycle_index) FILTER (WHERE counted)
-                     OVER (PARTITION BY cell_id) + 1 END AS cycle_number FROM v),
+f AS (SELECT *, min(cycle_index) FILTER (WHERE counted) OVER (PARTITION BY cell_id) AS first_index,
+             min(cycle_index) FILTER (WHERE end_of_test = '{SHORT}') OVER (PARTITION BY cell_id) AS short_index
+      FROM v),
+n AS (SELECT *, CASE WHEN counted THEN cycle_index - first_index + 1 END AS cycle_number,
+             short_index - first_index + 1 AS short_cycle FROM f),
 b AS (SELECT *, max(cap) FILTER (WHERE cycle_number <= {BASELINE_CYCLES}) OVER (PARTITION BY cell_id) AS base
       FROM n),
 r AS (SELECT *, CASE WHEN counted THEN cap / nullif(base, 0) END AS retention_frac,
@@ -40,8 +53,10 @@ RETENTION_SQL = RETENTION_CTE + "SELECT cell_id, cycle_index, cycle_number, rete
 
 def _cycles_to(pct: int) -> str:
     below = f"min(r.cycle_number) FILTER (WHERE r.cycle_number >= r.baseline_cycle AND r.retention_frac < {pct / 100})"
-    return (f"coalesce({below}, max(r.cycle_number)) AS cycles_to_{pct},\n"
-            f"       {below} IS NULL AS censored_{pct}")
+    short = "any_value(r.short_cycle)"
+    return (f"CASE WHEN {short} <= coalesce({below}, {short}) THEN {short} "
+            f"ELSE coalesce({below}, max(r.cycle_number)) END AS cycles_to_{pct},\n"
+            f"       {below} IS NULL AND {short} IS NULL AS censored_{pct}")
 
 
 LIFE_SQL = RETENTION_CTE + f"""
@@ -51,6 +66,7 @@ SELECT r.cell_id,
        max(y.discharge_capacity_mah_g) FILTER (WHERE r.cycle_number <= {BASELINE_CYCLES})
            * any_value(c.loading_mg_cm2) / 1000.0 AS initial_areal_capacity_mah_cm2,
        {', '.join(_cycles_to(p) for p in THRESHOLDS)},
+       any_value(r.short_cycle) AS short_cycle,
        arg_max(r.retention_frac, r.cycle_number) AS last_retention_frac
 FROM r
 JOIN cycles y USING (cell_id, cycle_index)
@@ -73,12 +89,13 @@ def first_below(cycle_number: np.ndarray, retention: np.ndarray, pct: float, sta
     return (int(cycle_number[below[0]]), False) if below.size else (int(cycle_number[-1]), True)
 
 
-def life(cycle_index, capacity, thresholds=THRESHOLDS) -> dict:
-    """The rule on one cell's cycles (any order; rows that do not count are dropped).
+def life(cycle_index, capacity, thresholds=THRESHOLDS, short_index: int | None = None) -> dict:
+    """The rule on one cell's cycles (any order; rows that do not count are dropped); ``short_index``: the
+    cycle_index of the row whose end_of_test is a short, if any.
 
     Returns cycle_number, capacity and retention (arrays over the counted cycles in cycle order), baseline,
-    cycles_tested, last_retention_frac, cycles_to_X / censored_X for each X in ``thresholds``, and n_skipped.
-    With no counted cycle, cycles_tested is None and the arrays are empty.
+    cycles_tested, last_retention_frac, short_cycle, cycles_to_X / censored_X for each X in ``thresholds``, and
+    n_skipped. With no counted cycle, cycles_tested is None and the arrays are empty.
     """
     idx, cap = np.asarray(cycle_index, np.int64), np.asarray(capacity, float)
     ok = counted(cap)
@@ -93,8 +110,12 @@ def life(cycle_index, capacity, thresholds=THRESHOLDS) -> dict:
     baseline = float(cap[first].max())
     retention = cap / baseline if baseline > 0 else np.full(cap.size, np.nan)
     start = int(number[first][np.argmax(cap[first])])
+    short = None if short_index is None else int(short_index) - int(idx[0]) + 1
     out.update(cycle_number=number, retention=retention, baseline=baseline, cycles_tested=int(number[-1]),
-               last_retention_frac=float(retention[-1]) if np.isfinite(retention[-1]) else None)
+               last_retention_frac=float(retention[-1]) if np.isfinite(retention[-1]) else None, short_cycle=short)
     for pct in thresholds:
-        out[f"cycles_to_{pct}"], out[f"censored_{pct}"] = first_below(number, retention, pct, start)
+        to, cens = first_below(number, retention, pct, start)
+        if short is not None and (cens or short <= to):
+            to, cens = short, False
+        out[f"cycles_to_{pct}"], out[f"censored_{pct}"] = to, cens
     return out

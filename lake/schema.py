@@ -67,6 +67,8 @@ TABLES: tuple[Table, ...] = (
         ("discharge_energy_wh", "DOUBLE", "Wh", "discharge energy (from a cycler file)"),
         ("mean_charge_voltage_v", "DOUBLE", "V", "time-averaged voltage while charging (from a cycler file)"),
         ("mean_discharge_voltage_v", "DOUBLE", "V", "time-averaged voltage while discharging (from a cycler file)"),
+        ("end_of_test", "VARCHAR", "", "how the test ended, on the row of the cycle in which it ended: "
+         + "; ".join(f"{k} ({v})" for k, v in cycle_life.END_OF_TEST.items()) + "; null on other rows"),
         ("extra_json", "VARCHAR", "", "unknown extra columns of the cycles.csv row, kept as JSON"),
         SOURCE, VERSION,
     ), key=("cell_id", "cycle_index")),
@@ -219,6 +221,8 @@ VIEWS: tuple[Table, ...] = (
             ("cycles_to", "BIGINT", "cycles run to the first cycle below {pct} % retention; cycles_tested when "
              "censored"),
             ("censored", "BOOLEAN", "true when the test ended before retention fell below {pct} % (a lower bound)"))),
+        ("short_cycle", "BIGINT", "", "cycle number in which the cell short-circuited (end_of_test = short), "
+         "null when it did not; a short before a threshold is that threshold's failure cycle"),
         ("last_retention_frac", "DOUBLE", "fraction", "retention at the last cycle tested"),
     ), sql=cycle_life.LIFE_SQL),
 )

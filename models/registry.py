@@ -255,8 +255,9 @@ def load(root: Path, row: dict) -> Surrogate:
 
 
 def predict_frame(model: Surrogate, frame: pl.DataFrame, level: float = 0.9) -> pl.DataFrame:
-    """``frame`` plus `<target>_pred`, `_lo`, `_hi` (the target's unit), `extrapolation`, `microstructure_imputed`,
-    `recipe_imputed` (a blank optional recipe value, e.g. densification, was imputed)."""
+    """``frame`` plus `<target>_pred`, `_lo`, `_hi` (the target's unit), for cycles-to-X `p_short` (the probability
+    that the cell shorts before it fades there), `extrapolation`, `microstructure_imputed`, `recipe_imputed` (a
+    blank optional recipe value, e.g. densification, was imputed)."""
     if not 0 < level < 1:
         raise UsageError("the interval level must be between 0 and 1.", argument="--level", expected="e.g. 0.9",
                          found=level)
@@ -268,8 +269,9 @@ def predict_frame(model: Surrogate, frame: pl.DataFrame, level: float = 0.9) -> 
     pred, lo, hi = (from_model_scale(tgt, out[k]) for k in ("mean", "lo", "hi"))
     if tgt.retention_cycle:                      # a larger loss is a smaller retention: swap the bounds
         lo, hi = hi, lo
+    shorts = [pl.Series("p_short", out["p_short"])] if "p_short" in out and tgt.name.startswith("cycles_to_") else []
     return frame.with_columns(pl.Series(f"{name}_pred", pred), pl.Series(f"{name}_lo", lo),
-                              pl.Series(f"{name}_hi", hi), pl.Series("extrapolation", out["extrapolation"]),
+                              pl.Series(f"{name}_hi", hi), *shorts, pl.Series("extrapolation", out["extrapolation"]),
                               pl.Series("microstructure_imputed", out["imputed"]),
                               pl.Series("recipe_imputed", recipe_imputed))
 

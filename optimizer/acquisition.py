@@ -54,7 +54,8 @@ def recipe_frame(recipes: list[dict]) -> pl.DataFrame:
 
 
 def fit_surrogates(frame: pl.DataFrame, targets, previous: dict | None = None, seed: int = 0) -> dict:
-    """One GP surrogate per target (jackknife+ intervals), warm-started from ``previous`` hyperparameters."""
+    """One GP surrogate per target, warm-started from ``previous`` hyperparameters; the intervals it records are
+    CV+ from refitted fold GPs (the surrogate's own rule), so they hold as often as they say."""
     out = {}
     frame = with_extrapolated_loss(frame, targets)
     for name in targets:
@@ -62,7 +63,7 @@ def fit_surrogates(frame: pl.DataFrame, targets, previous: dict | None = None, s
         theta0 = None
         if prev is not None and getattr(prev, "kind", None) == "gp" and prev.physics == PHYSICS:
             theta0 = prev.latent_model.theta_      # MaternGP ignores it if the feature count changed
-        out[name] = Surrogate(kind="gp", n_folds=0, random_state=seed, theta0=theta0,
+        out[name] = Surrogate(kind="gp", random_state=seed, theta0=theta0,
                               measured=MEASURED, physics=PHYSICS).fit(frame, target(name))
     return out
 

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from lake import cycle_life
+from lake.cycle_life import SHORT
 from lake.errors import InputError
 from lake.recipe import BOUNDS, NAMES, PROCESSES, check as check_recipe
 
@@ -119,6 +120,22 @@ class CellResult:
     last_cycle: int                       # last cycle with capacity (a real test stops after it)
     plateau_mah_g: float                  # extra first-charge capacity on the 3.8 V plateau
     active_mass_mg: float
+
+    @property
+    def ended_by_short(self) -> bool:
+        """The test ended because the cell shorted (in cycle last_cycle + 1, within the test), not by fading."""
+        m = self.short_cycle
+        return m is not None and m == self.last_cycle + 1 and m <= len(self.discharge_capacity_mah_g)
+
+    @property
+    def tested_cycles(self) -> int:
+        """Cycles the lab reports: through last_cycle, plus the cycle in which it shorted (nothing discharged),
+        which the lab marks `end_of_test = short` (lake.cycle_life.END_OF_TEST)."""
+        return self.last_cycle + 1 if self.ended_by_short else self.last_cycle
+
+    def end_of_test(self, n: int) -> str | None:
+        """The end_of_test value of the row of cycle n (1-based)."""
+        return SHORT if self.ended_by_short and n == self.tested_cycles else None
 
 
 def _arr(ea_j_mol: float, temperature_c: float) -> float:
@@ -254,7 +271,7 @@ def random_recipes(n: int, seed: int) -> list[Recipe]:
 
 CELLS_COLUMNS = tuple(c for c in NAMES if c not in ("proposal_id", "reference"))   # the cells.csv it writes
 CYCLES_COLUMNS = ("cell_id", "cycle_index", "discharge_capacity_mah_g", "charge_capacity_mah_g",
-                  "coulombic_efficiency_frac")
+                  "coulombic_efficiency_frac", "end_of_test")
 
 
 def campaign_results(n_cells: int, seed: int, n_cycles: int = 300) -> list[tuple[str, CellResult]]:
@@ -266,7 +283,8 @@ def campaign_results(n_cells: int, seed: int, n_cycles: int = 300) -> list[tuple
 
 
 def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], list[dict]]:
-    """Make n_cells random cells and test each for n_cycles (or until it dies / shorts): cells and cycles rows."""
+    """Make n_cells random cells and test each for n_cycles (or until it dies / shorts): cells and cycles rows (a
+    short is reported as the lab knows it: the cycle it happened in, `end_of_test = short`)."""
     cells, cycles = [], []
     for cid, res in campaign_results(n_cells, seed, n_cycles):
         r = res.recipe
@@ -278,8 +296,8 @@ def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], 
         dis, ch, ce = (res.discharge_capacity_mah_g.tolist(), res.charge_capacity_mah_g.tolist(),
                        res.coulombic_efficiency_frac.tolist())
         cycles.extend({"cell_id": cid, "cycle_index": n + 1, "discharge_capacity_mah_g": dis[n],
-                       "charge_capacity_mah_g": ch[n], "coulombic_efficiency_frac": ce[n]}
-                      for n in range(res.last_cycle))
+                       "charge_capacity_mah_g": ch[n], "coulombic_efficiency_frac": ce[n],
+                       "end_of_test": res.end_of_test(n + 1)} for n in range(res.tested_cycles))
     return cells, cycles
 
 

@@ -21,14 +21,15 @@ Lab = Callable[[Sequence[dict]], pl.DataFrame]
 def life_row(res: CellResult, retention_cycles: Sequence[int] = ()) -> dict:
     """The cell-frame row of one simulated cell, as the lake would summarise its cycles."""
     r = res.recipe
-    n = res.last_cycle
+    n = res.tested_cycles
     dis = np.asarray(res.discharge_capacity_mah_g[:n], float)
     row = {**{c: getattr(r, c) for c in RECIPE}, "porosity_frac": res.measured_porosity_frac,
            "active_area_frac": res.measured_active_area_frac, "cycles_tested": n}
     if n == 0:
         return {**row, "cycles_tested": None, **{f"retention_{c}": None for c in retention_cycles}}
-    rule = cycle_life.life(np.arange(1, n + 1), dis)
+    rule = cycle_life.life(np.arange(1, n + 1), dis, short_index=n if res.ended_by_short else None)
     row.update({k: rule[k] for k in rule if k.startswith(("cycles_to_", "censored_"))})
+    row["short_cycle"] = rule["short_cycle"]
     row["initial_areal_capacity_mah_cm2"] = rule["baseline"] * r.loading_mg_cm2 / 1000
     row["last_retention_frac"] = rule["last_retention_frac"]
     for c in retention_cycles:
@@ -38,8 +39,9 @@ def life_row(res: CellResult, retention_cycles: Sequence[int] = ()) -> dict:
 
 def cycles_rows(cell_id: str, res: CellResult) -> pl.DataFrame:
     """Per-cycle retention and coulombic efficiency of one simulated cell (for early-life features)."""
-    n = res.last_cycle
-    rule = cycle_life.life(np.arange(1, n + 1), res.discharge_capacity_mah_g[:n])
+    n = res.tested_cycles
+    rule = cycle_life.life(np.arange(1, n + 1), res.discharge_capacity_mah_g[:n],
+                           short_index=n if res.ended_by_short else None)
     return pl.DataFrame({"cell_id": [cell_id] * n, "cycle_index": np.arange(1, n + 1),
                          "cycle_number": np.arange(1, n + 1), "retention_frac": rule["retention"],
                          "coulombic_efficiency_frac": np.asarray(res.coulombic_efficiency_frac[:n], float)})
@@ -70,7 +72,7 @@ def virtual_lab(n_cycles: int = 300, seed: int = 0, retention_cycles: Sequence[i
 FRAME_SCHEMA = {**{c: pl.String if c == "process" else pl.Float64 for c in RECIPE + MICROSTRUCTURE},
                 "cycles_tested": pl.Int64, "cycles_to_80": pl.Int64, "censored_80": pl.Boolean,
                 "cycles_to_70": pl.Int64, "censored_70": pl.Boolean, "cycles_to_50": pl.Int64,
-                "censored_50": pl.Boolean, "initial_areal_capacity_mah_cm2": pl.Float64,
+                "censored_50": pl.Boolean, "short_cycle": pl.Int64, "initial_areal_capacity_mah_cm2": pl.Float64,
                 "last_retention_frac": pl.Float64}
 
 
@@ -117,7 +119,8 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300,
                       "source": f"virtual-lab seed={seed}"})
         cycles += [{"cell_id": row["cell_id"], "cycle_index": n + 1,
                     "discharge_capacity_mah_g": float(res.discharge_capacity_mah_g[n]),
-                    "charge_capacity_mah_g": float(res.charge_capacity_mah_g[n])} for n in range(res.last_cycle)]
+                    "charge_capacity_mah_g": float(res.charge_capacity_mah_g[n]),
+                    "end_of_test": res.end_of_test(n + 1)} for n in range(res.tested_cycles)]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = folder / "cells.csv", folder / "cycles.csv"

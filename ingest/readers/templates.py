@@ -15,11 +15,13 @@ from ingest.readers import Reading, register
 from ingest.readers.literature import LITERATURE_COLUMNS
 from ingest.readers.tabular import check, extra_json, header_names, load, numbers, required_values, unique
 from lake import recipe
+from lake.cycle_life import END_OF_TEST
 from lake.errors import InputError
 
 CYCLES_REQUIRED = ("cell_id", "cycle_index")
 CYCLES_CAPACITY = ("discharge_capacity_mah_g", "discharge_capacity_mah")
 CYCLES_OPTIONAL = ("charge_capacity_mah_g", "charge_capacity_mah", "coulombic_efficiency_frac")
+CYCLES_TEXT = ("end_of_test",)            # on the row of the cycle in which the test ended (lake.cycle_life)
 # spectra.py reads these helpers under their former names
 _load, _numbers, _required_values = load, numbers, required_values
 
@@ -27,7 +29,8 @@ _load, _numbers, _required_values = load, numbers, required_values
 def template_header(kind: str) -> str:
     """The CSV header a lab fills in: required columns first, then the optional ones."""
     columns = {"cells": recipe.NAMES,
-               "cycles": CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL,
+               "cycles": CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL,   # as lab-templates.md (not yet
+               # listing end_of_test, which a lab adds when a test ended by a short)
                "literature": LITERATURE_COLUMNS + recipe.REQUIRED[1:]}[kind]
     return ",".join(columns)
 
@@ -74,7 +77,16 @@ def read_cycles(path: Path, **options) -> Reading:
         check(frame, path, "coulombic_efficiency_frac", pl.col("coulombic_efficiency_frac") <= 1,
               "a fraction within 0-1")
     unique(frame, path, ["cell_id", "cycle_index"])
-    known = set(CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL) | {"_row"}
+    if "end_of_test" in frame.columns:
+        check(frame, path, "end_of_test", pl.col("end_of_test").is_in(list(END_OF_TEST)),
+              "blank or one of " + ", ".join(END_OF_TEST))
+        ended = frame.filter(pl.col("end_of_test").is_not_null())
+        again = ended.filter(pl.col("cell_id").is_duplicated())
+        if again.height:
+            raise InputError("a test ends once: second end_of_test for the cell.", file=str(path),
+                             row=again["_row"][1], column="end_of_test",
+                             expected="end_of_test on one row per cell", found=again["end_of_test"][1])
+    known = set(CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL + CYCLES_TEXT) | {"_row"}
     frame = frame.with_columns(pl.col("cycle_index").cast(pl.Int64), extra_json=extra_json(frame, known))
     cycles = frame.select([c for c in frame.columns if c in known and c != "_row"] + ["extra_json"])
     return Reading({"cycles": cycles.to_arrow()}, {"rows": frame.height})

@@ -180,3 +180,30 @@ def test_template_headers_match_the_lab_template_document():
     for kind, section in (("cells", sections[0]), ("cycles", sections[1])):
         documented = re.findall(r"^\| ([a-z0-9_]+) \|", section, flags=re.M)
         assert template_header(kind).split(",") == [c for c in documented if c != "column"], kind
+
+
+def _cycles_with_end(path, ends: dict) -> object:
+    """good_cycles() with an end_of_test column: ``ends`` maps (cell, cycle_index) to its value."""
+    return write_csv(path, CYCLES_HEADER + ["end_of_test"],
+                     [r + [ends.get((r[0], r[1]), "")] for r in good_cycles()])
+
+
+def test_end_of_test_is_stored(lake, good, tmp_path):
+    cycles = _cycles_with_end(tmp_path / "ended.csv", {("A1", 10): "scheduled", ("B1", 7): "short"})
+    outcomes = ingest(lake, [good[0], cycles], progress=False)
+    assert [o.status for o in outcomes] == ["ingested", "ingested"]
+    rows = store.query(lake, "SELECT cell_id, cycle_index FROM cycles WHERE end_of_test IS NOT NULL "
+                             "ORDER BY cell_id").to_pylist()
+    assert [(r["cell_id"], r["cycle_index"]) for r in rows] == [("A1", 10), ("B1", 7)]
+
+
+@pytest.mark.parametrize("ends,message", [
+    ({("A1", 10): "shorted"}, r"row 11, column 'end_of_test'.*short, scheduled, aborted.*'?shorted"),
+    ({("A1", 9): "short", ("A1", 10): "scheduled"}, r"row 11, column 'end_of_test'.*ends once.*scheduled"),
+], ids=["unknown value", "two ends"])
+def test_bad_end_of_test_is_rejected_and_changes_nothing(lake, good, tmp_path, ends, message):
+    ingest(lake, [good[0]], progress=False)
+    before = lake_state(lake)
+    (outcome,) = ingest(lake, [_cycles_with_end(tmp_path / "bad.csv", ends)], progress=False)
+    assert outcome.status == "rejected" and re.search(message, outcome.reason), outcome.reason
+    assert lake_state(lake) == before

@@ -94,3 +94,35 @@ def test_ec_lab_file_gives_one_answer_everywhere(samples, tmp_path):
             [view[k] for k in ("cycles_tested", "cycles_to_80", "censored_80")]
     # cycles 0..6: the partial cycle 0 holds a quarter of the capacity, the rest never falls below 80 %
     assert (view["cycles_tested"], view["cycles_to_80"], view["censored_80"]) == (7, 7, True)
+
+
+def test_a_short_is_a_failure_at_its_cycle_not_a_test_that_stopped(tmp_path):
+    """A cell that shorted in cycle 5 (the lab marks the row end_of_test = short, nothing discharged) fails every
+    threshold at cycle 5, also when the cycler wrote no capacity for that cycle; the same cycles with the test ended
+    by the plan stay censored; a fade crossing before the short is still the fade's cycle. SQL (the view) and numpy
+    agree."""
+    root = store.init(tmp_path / "lake")
+    recipe = GOOD_CELLS[0][1:]
+    caps = {"SHORT": [180, 179, 178, 177, 0], "BLANK": [180, 179, 178, 177, None], "PLANNED": [180, 179, 178, 177],
+            "FADE_FIRST": LOW_FORMATION + [0]}
+    ends = {"SHORT": (5, "short"), "BLANK": (5, "short"), "PLANNED": (4, "scheduled"), "FADE_FIRST": (10, "short")}
+    cells_csv = write_csv(tmp_path / "cells.csv", CELLS_HEADER, [[cell, *recipe] for cell in caps])
+    rows = [[cell, n, "" if cap is None else cap, "" if cap is None else cap + 2,
+             "" if ends[cell][0] != n else ends[cell][1]]
+            for cell, cs in caps.items() for n, cap in enumerate(cs, start=1)]
+    cycles_csv = write_csv(tmp_path / "cycles.csv", CYCLES_HEADER + ["end_of_test"], rows)
+    assert all(o.status == "ingested" for o in ingest(root, [cells_csv, cycles_csv], progress=False))
+    view = {r["cell_id"]: r for r in store.query(root, "SELECT * FROM cell_life").to_pylist()}
+    derive_all(root, "cycling")
+    derived = {r["cell_id"]: r for r in store.query(root, "SELECT * FROM cycling_summary").to_pylist()}
+    expected = {"SHORT": ((5, False), (5, False), 5), "BLANK": ((5, False), (5, False), 5),
+                "PLANNED": ((4, True), (4, True), None),
+                "FADE_FIRST": ((7, False), (10, False), 10)}     # 80 % crossed at 7 by fade; 50 % never: short
+    for cell, (at80, at50, short) in expected.items():
+        rule = cycle_life.life(np.arange(1, len(caps[cell]) + 1), [np.nan if c is None else c for c in caps[cell]],
+                               short_index=ends[cell][0] if ends[cell][1] == "short" else None)
+        for got in (view[cell], rule):
+            assert (got["cycles_to_80"], got["censored_80"]) == at80, (cell, got is rule)
+            assert (got["cycles_to_50"], got["censored_50"]) == at50, (cell, got is rule)
+            assert got["short_cycle"] == short
+        assert (derived[cell]["cycles_to_80"], derived[cell]["censored_80"]) == at80, cell   # `cathode derive`

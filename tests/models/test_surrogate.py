@@ -155,7 +155,7 @@ def test_a_blank_densification_is_imputed_from_its_process_and_the_cell_still_co
         filled["densification_frac"].to_list()
     half = train.with_columns(pl.when(pl.int_range(pl.len()) % 2 == 0).then(None)
                               .otherwise(pl.col("densification_frac")).alias("densification_frac"))
-    model = Surrogate(kind="gp", n_folds=0).fit(half, target("cycles_to_80"))
+    model = Surrogate(kind="gp").fit(half, target("cycles_to_80"))
     assert model.n_cells_ == 24
     x = model.features(half)
     assert np.isfinite(x).all() and np.isfinite(model.predict(train.drop("densification_frac"))["mean"]).all()

@@ -181,7 +181,8 @@ def test_the_same_loop_runs_in_memory_on_the_virtual_lab():
 def test_delivered_capacity_near_the_optimum_is_not_biased_low():
     """Issue 6's diagnosis: read off cycles-to-80/70/50 % anchors, the delivered capacity of the lab's best recipes
     came out ~30 % low (their 50 % anchor is censored at the 300-cycle test). Modelled as areal capacity x the loss
-    measured at 300, 30 noisy cells around the optimum predict it within 10 %."""
+    measured at 300, 30 noisy cells around the optimum predict it within 15 % (10 % while the features carried the
+    simulator's own ECA optimum and cracking onset; learnt from the cells instead, 13 % low at this peak)."""
     rng = np.random.default_rng(0)
     best = {"process": "in_situ_polymerized", "loading_mg_cm2": 23.9, "densification_frac": 0.65,
             "eca_wt_frac": 0.05, "temperature_c": 69.0, "voltage_max_v": 4.2, "c_rate": 0.1}
@@ -192,7 +193,7 @@ def test_delivered_capacity_near_the_optimum_is_not_biased_low():
     surrogates = fit_surrogates(frame, targets_of(objectives))
     predicted = predict_objectives(surrogates, objectives, [best])[0]["delivered_capacity:300"]["mean"]
     truth = objective_value(simulate(recipe_of(best), 300, noise=False), "delivered_capacity:300")
-    assert predicted == pytest.approx(truth, rel=0.10)
+    assert predicted == pytest.approx(truth, rel=0.15)
 
 
 def test_a_batch_searches_a_trust_region_around_the_best_recipes():

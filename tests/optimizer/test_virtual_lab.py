@@ -160,9 +160,19 @@ def test_timeseries_csv_and_templates_are_reproducible(tmp_path):
     with open(y1, newline="") as fh:
         cycles = list(csv.DictReader(fh))
     assert list(cycles[0]) == ["cell_id", "cycle_index", "discharge_capacity_mah_g", "charge_capacity_mah_g",
-                               "coulombic_efficiency_frac"]
+                               "coulombic_efficiency_frac", "end_of_test"]
     assert {c["cell_id"] for c in cycles} <= {c["cell_id"] for c in cells}
+    ran = [c for c in cycles if not c["end_of_test"]]
     assert all(float(c["discharge_capacity_mah_g"]) > 0 and 0 < float(c["coulombic_efficiency_frac"]) <= 1
-               for c in cycles)
+               for c in ran)
+    # a cell that shorted (seed 9 makes two): its last row is the cycle it shorted in, nothing discharged there,
+    # marked as the lab knows it
+    with open(vl.write_templates(tmp_path / "shorts", 12, seed=9, n_cycles=100)[1], newline="") as fh:
+        shorts = [c for c in csv.DictReader(fh) if c["end_of_test"]]
+    results = dict(vl.campaign_results(12, 9, 100))
+    assert [(c["cell_id"], int(c["cycle_index"])) for c in shorts] == [
+        (cid, r.short_cycle) for cid, r in results.items() if r.ended_by_short]
+    assert len(shorts) == 2 and all(c["end_of_test"] == "short" and float(c["discharge_capacity_mah_g"]) == 0
+                                    for c in shorts)
     assert max(int(c["cycle_index"]) for c in cycles) <= 100
     assert c1.read_bytes() != vl.write_templates(tmp_path / "three", 12, seed=6, n_cycles=100)[0].read_bytes()
