@@ -32,6 +32,7 @@ from sklearn.tree._tree import Tree
 from lake.errors import LakeError
 from models.features import Featurizer, MicrostructureImputer, RecipeImputer, Target
 from models.gp import MaternGP
+from models.short import ShortModel
 from models.surrogate import CensoredRegressor, GBTRegressor, Surrogate
 
 FOLDER = Path("artifacts") / "models"
@@ -40,14 +41,15 @@ FORMAT, FORMAT_VERSION = "cathode-lake model", 1
 MAX_FILE_BYTES = 256 * 2 ** 20          # the file as stored
 MAX_UNPACKED_BYTES = 1024 * 2 ** 20     # its members, uncompressed (a zip bomb stops here)
 OURS = (Surrogate, CensoredRegressor, GBTRegressor, MaternGP, Featurizer, RecipeImputer, MicrostructureImputer,
-        Target)
+        Target, ShortModel)
 TRUSTED = frozenset(
     [f"{c.__module__}.{c.__qualname__}" for c in OURS]
     + [f"builtins.{t}" for t in ("dict", "list", "tuple", "str", "int", "float", "bool")]
     + [f"numpy.{t}" for t in ("ndarray", "float64", "float32", "int64", "int32", "bool", "bool_")]
     + ["numpy.random.mtrand.RandomState",
        # scikit-learn types our estimators hold: ridge (imputer), boosted trees (GBTRegressor) with their loss
-       "sklearn.linear_model._ridge.Ridge", "sklearn.ensemble._gb.GradientBoostingRegressor",
+       "sklearn.linear_model._ridge.Ridge", "sklearn.linear_model._logistic.LogisticRegression",
+       "sklearn.ensemble._gb.GradientBoostingRegressor",
        "sklearn.tree._classes.DecisionTreeRegressor", "sklearn.tree._tree.Tree", "sklearn.dummy.DummyRegressor",
        "sklearn._loss.loss.HalfSquaredError", "sklearn._loss._loss.CyHalfSquaredError",
        "sklearn._loss.link.IdentityLink", "sklearn._loss.link.Interval"])
