@@ -16,17 +16,18 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
     start, then `--rounds` batches of 4 by the project's loop, twice: `project_lake` as the CLI runs it, a real lake
     in between (propose -> the variant fills the form -> ingest -> best; bench/lake_loop.py), and `project` in
     memory (`optimizer.campaign.run`: the same acquisition, recommendation by posterior mean); random search, Optuna
-    TPE (multivariate, constant liar) and Optuna's GPSampler (needs torch, which the project does not: `--setup`
-    makes .venv-bench/optuna-gp, our packages plus torch; run with its python, else GPSampler is skipped and said
+    TPE (multivariate, constant liar), Optuna's GPSampler and BayBE (defaults: hybrid categorical + continuous
+    space, batches of 4). GPSampler and BayBE need torch, which the project does not: `--setup` makes
+    .venv-bench/peers, our packages plus torch and BayBE; run with its python, else they are skipped and said
     so). Regret = the variant's true optimum (noise-free) minus the true value, as a fraction of the optimum, of
     the best recipe tried and of the recommendation (the project: best posterior mean; the others: best measured
     value) at 12 and 24 experiments.
 Figures are medians over variants; per-variant values and raw true values in bench/results/generalization-<set>.json
 (`-quick` for --quick runs).
 
-  python bench/generalization.py --setup                               # once: the GPSampler venv (~5 GB)
+  python bench/generalization.py --setup                               # once: the peers' venv (torch, BayBE)
   python bench/generalization.py --set tune --part surrogate           # ~1-2 min on 1 core
-  .venv-bench/optuna-gp/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
+  .venv-bench/peers/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
   python bench/generalization.py --set tune --quick --variants 1,2     # smoke run
 """
 from __future__ import annotations
@@ -47,7 +48,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from bench import harness  # noqa: E402
-from bench.baselines import BASELINES, fit_predict, optuna_campaign  # noqa: E402
+from bench.baselines import BASELINES, baybe_campaign, fit_predict, optuna_campaign  # noqa: E402
 from bench.lake_loop import lake_campaign  # noqa: E402
 from lake.recipe import PROCESSES  # noqa: E402
 from models.registry import fit_target  # noqa: E402
@@ -62,7 +63,7 @@ from virtual_lab.labs import frame_of, life_row, virtual_lab  # noqa: E402
 OBJECTIVE = "delivered_capacity:300"
 SETS = {"tune": variants.TUNING, "report": variants.REPORT}
 TRAIN_CYCLES, STOP_BELOW, TEST_CYCLES = 600, 0.6, 20000
-METHODS = ("project", "project_lake", "random", "tpe", "gp_sampler")
+METHODS = ("project", "project_lake", "random", "tpe", "gp_sampler", "baybe")
 SURROGATES = ("project", "project_propose", *BASELINES)
 
 
@@ -190,7 +191,9 @@ def optimizer_run(k: int, seed: int, method: str, rounds: int, batch: int) -> di
         made, recommended = lake_campaign(lab, BENCHMARK_SPACE, OBJECTIVE, rounds, batch, seed)
         frame = pl.DataFrame(made)
     else:
-        frame, recommended = optuna_campaign(method, labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
+        run = baybe_campaign if method == "baybe" else \
+            (lambda *a: optuna_campaign(method, *a))                        # noqa: E731
+        frame, recommended = run(labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
         if frame is None:
             return {"variant": k, "seed": seed, "method": method, "skipped": recommended}
     values = [true_value(r, k) for r in frame.to_dicts()]
@@ -240,17 +243,19 @@ def summarise_surrogate(runs: list[dict]) -> dict:
     return out
 
 
-def setup_gp_venv() -> Path:
-    """.venv-bench/optuna-gp: a venv that sees this interpreter's packages (a .pth) and adds torch."""
+def setup_peers_venv() -> Path:
+    """.venv-bench/peers: a venv that sees this interpreter's packages (a .pth) and adds torch (a CPU build) and
+    BayBE."""
     import site
     import subprocess
-    venv = PROJECT / ".venv-bench" / "optuna-gp"
+    venv = PROJECT / ".venv-bench" / "peers"
     if not (venv / "bin" / "python").exists():
         subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True)
     purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path("
                               "'purelib'))"], check=True, capture_output=True, text=True).stdout.strip()
     Path(purelib, "zz-project-venv.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "torch"], check=True)
+    for package in ("torch==2.13.0", "baybe"):                     # torch first: BayBE would pull a CUDA build
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", package], check=True)
     return venv / "bin" / "python"
 
 
@@ -266,9 +271,10 @@ def _map(fn, jobs, workers):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=tuple(SETS))
-    parser.add_argument("--setup", action="store_true", help="make the GPSampler venv, then stop")
+    parser.add_argument("--setup", action="store_true", help="make the peers' venv (GPSampler, BayBE), then stop")
     parser.add_argument("--variants", default=None, help="comma-separated subset of the set (default: all)")
     parser.add_argument("--part", choices=("surrogate", "optimizer", "both"), default="both")
+    parser.add_argument("--methods", default=None, help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--seeds", type=int, default=3, help="optimizer campaigns per variant and method")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--batch", type=int, default=4)
@@ -280,7 +286,7 @@ def main(argv=None) -> int:
                         "quick optima")
     args = parser.parse_args(argv)
     if args.setup:
-        print(f"GPSampler venv: {setup_gp_venv()}")
+        print(f"peers' venv: {setup_peers_venv()}")
         return 0
     if not args.set:
         parser.error("--set tune or --set report is required")
@@ -292,13 +298,14 @@ def main(argv=None) -> int:
     name = f"generalization-{args.set}" + ("-quick" if args.quick else "")
     started = time.perf_counter()
     payload = {"machine": harness.machine(), "config": {**vars(args), "variants": list(chosen)},
-               "versions": harness.versions("optuna", "scikit-learn", "torch"), "set": args.set}
+               "versions": harness.versions("optuna", "scikit-learn", "torch", "baybe"), "set": args.set}
     if args.part in ("surrogate", "both"):
         runs = _map(surrogate_variant, [(k, args.train_cells, args.test_cells) for k in chosen], args.workers)
         payload["surrogate"] = {"summary": summarise_surrogate(runs), "runs": runs}
     if args.part in ("optimizer", "both"):
         optima = {k: variants.optimum(k, quick=args.quick) for k in chosen}
-        jobs = [(k, s, m, args.rounds, args.batch) for k in chosen for s in range(args.seeds) for m in METHODS]
+        methods = args.methods.split(",") if args.methods else METHODS
+        jobs = [(k, s, m, args.rounds, args.batch) for k in chosen for s in range(args.seeds) for m in methods]
         runs = _map(optimizer_run, jobs, args.workers)
         payload["optimizer"] = {"optima": {k: {"value": v, "recipe": r} for k, (v, r) in optima.items()},
                                 "summary": summarise_optimizer(runs, {k: v for k, (v, _) in optima.items()},
