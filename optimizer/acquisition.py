@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from lake.recipe import RECIPE, RECIPE_OPTIONAL, has_recipe
 from models.features import target
 from models.surrogate import Surrogate
-from optimizer.objectives import Objective, targets_of, with_extrapolated_loss
+from optimizer.objectives import DEATH, Objective, targets_of, with_extrapolated_loss
 from optimizer.space import Space
 
 MIN_OBSERVATIONS = 4        # below this a model is not worth asking: the batch is space-filling
@@ -37,6 +38,8 @@ MEASURED = False            # campaigns use recipe-imputed microstructure (a pro
 PHYSICS = True
 EXPLOIT_RISK = 0.0          # greedy slots maximise mean - EXPLOIT_RISK * sd
 TRUST_REGION = 0.10         # sd of the candidates' moves around the centres, as a fraction of each range
+AUTO_REPLICATES = 0
+GLOBAL_CANDIDATES = 0       # candidates drawn over the whole space besides the trust region's
 TRUST_CENTRES = 3           # measured recipes with the best posterior mean the candidates are drawn around
 
 
@@ -137,7 +140,7 @@ def _batch(observed, space, objectives, n, rng, pending, replicates, greedy, sur
     if pending:
         post.believe(recipe_frame(pending))
     out: list[Suggestion] = []
-    for rep in _replicates(obs_recipes, obs_vals, objectives, ref, replicates, space):
+    for rep in _replicates(obs_recipes, obs_vals, objectives, ref, max(replicates, AUTO_REPLICATES), space):
         out.append(Suggestion(rep, "replicate"))
         post.believe(recipe_frame([rep]))
     chosen: list[dict] = []
@@ -154,6 +157,8 @@ def _batch(observed, space, objectives, n, rng, pending, replicates, greedy, sur
                                _local(space, recipe_frame(top + chosen[-2:]), rng, 96, 0.08)])
         else:
             cands = _local(space, recipe_frame(top[:TRUST_CENTRES]), rng, 300, TRUST_REGION)
+            if GLOBAL_CANDIDATES:
+                cands = pl.concat([cands, space.random_frame(GLOBAL_CANDIDATES, rng)])
         acq = crit(cands)
         refine = _local(space, cands[np.argsort(-acq)[:4]], rng, 48, 0.02)
         cands, acq = pl.concat([cands, refine]), np.r_[acq, crit(refine)]
@@ -253,15 +258,29 @@ def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]
     preds = predict_objectives(surrogates, objectives, [recipes[i] for i in first])
     obj = objectives[0]
     eps = {t: np.random.default_rng(1).standard_normal(N_SAMPLES) for t in surrogates}
-    belief = _mean_score(Posterior(surrogates), [obj], [recipes[i] for i in first], eps, None, None)
+    scores = _score(_values([obj], Posterior(surrogates).samples(recipe_frame([recipes[i] for i in first]), eps)),
+                    None, None)
+    belief, spread = scores.mean(axis=0), scores.std(axis=0)
+    dying = p_death(surrogates, obj, [recipes[i] for i in first])
     measured, bound = obj.observed(observed)
     ids = observed["cell_id"].to_list() if "cell_id" in observed.columns else [None] * observed.height
     rows = []
-    for k, i, p, b in zip(unique, first, preds, belief):
+    for k, i, p, b, sd, pd in zip(unique, first, preds, belief, spread, dying):
         members = [j for j, kk in enumerate(keys) if kk == k]
         rows.append({"recipe": recipes[i], "prediction": p, "replicates": len(members), "belief": float(b),
+                     "belief_sd": float(sd), "p_death": None if np.isnan(pd) else float(pd),
                      "imputed": {c: float(filled[c][i]) for c in RECIPE_OPTIONAL if recipes[i][c] is None},
                      "cells": [ids[j] for j in members], "measured": [float(measured[j]) for j in members],
                      "bound": [bool(bound[j]) for j in members]})
     rows.sort(key=lambda r: -r["belief"])
     return rows
+
+
+def p_death(surrogates: dict, objective: Objective, recipes: list[dict]) -> np.ndarray:
+    """The model's probability that a new cell of each recipe dies (retention below DEATH) before the objective's
+    cycle N: its calibrated predictive normal of the loss at N (NaN for an objective without a cycle N)."""
+    name = f"retention_{objective.n_cycles}"
+    if objective.n_cycles is None or name not in surrogates:
+        return np.full(len(recipes), np.nan)
+    p = surrogates[name].predict(recipe_frame(recipes))
+    return norm.sf((np.log10(1.0 - DEATH) - p["mean"]) / np.maximum(p["sd"], 1e-9))
