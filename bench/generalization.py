@@ -182,13 +182,14 @@ def optimizer_run(k: int, seed: int, method: str, rounds: int, batch: int) -> di
     labfn = virtual_lab(300, seed=seed, lab=lab)
     warm = [asdict(r) for r in seed_recipes(lab).values()]
     t0 = time.perf_counter()
+    p_death = None
     if method in ("project", "random"):
         hist = campaign.run(labfn, BENCHMARK_SPACE, parse(OBJECTIVE), rounds=rounds, batch=batch, warm=warm,
                             method="model" if method == "project" else "random", seed=seed,
                             recommend_with=best_measured)
         frame, recommended = hist.frame, hist.recommended
     elif method == "project_lake":
-        made, recommended = lake_campaign(lab, BENCHMARK_SPACE, OBJECTIVE, rounds, batch, seed)
+        made, recommended, p_death = lake_campaign(lab, BENCHMARK_SPACE, OBJECTIVE, rounds, batch, seed)
         frame = pl.DataFrame(made)
     else:
         run = baybe_campaign if method == "baybe" else \
@@ -200,7 +201,8 @@ def optimizer_run(k: int, seed: int, method: str, rounds: int, batch: int) -> di
     rounds_of = frame["round"].to_numpy()
     best_tried = [max(v for v, r in zip(values, rounds_of) if r <= i) for i in range(rounds)]
     return {"variant": k, "seed": seed, "method": method, "seconds": round(time.perf_counter() - t0, 1),
-            "best_tried": best_tried, "recommended": [true_value(r, k) for r in recommended]}
+            "best_tried": best_tried, "recommended": [true_value(r, k) for r in recommended],
+            **({"recommended_p_death": p_death} if p_death else {})}
 
 
 def summarise_optimizer(runs: list[dict], optima: dict, batch: int, at=(12, 24)) -> dict:
@@ -222,6 +224,9 @@ def summarise_optimizer(runs: list[dict], optima: dict, batch: int, at=(12, 24))
                     per_variant[k] = float(np.median(reg))
                 out[method][f"{kind}_regret_frac@{n}"] = {"median_over_variants": float(np.median(
                     list(per_variant.values()))), "per_variant": per_variant}
+            deaths = [r["recommended_p_death"][i] for r in mine if r.get("recommended_p_death")]
+            if deaths:                  # the model's own P(death before N) of what `best` recommended
+                out[method][f"recommended_p_death@{n}"] = {"max": max(deaths), "median": float(np.median(deaths))}
     return out
 
 

@@ -38,8 +38,8 @@ MEASURED = False            # campaigns use recipe-imputed microstructure (a pro
 PHYSICS = True
 EXPLOIT_RISK = 0.0          # greedy slots maximise mean - EXPLOIT_RISK * sd
 TRUST_REGION = 0.10         # sd of the candidates' moves around the centres, as a fraction of each range
-AUTO_REPLICATES = 0
-GLOBAL_CANDIDATES = 0       # candidates drawn over the whole space besides the trust region's
+RECOMMEND_RISK = 1.0        # `best` ranks by posterior mean - RECOMMEND_RISK * posterior sd ...
+MAX_P_DEATH = 0.5           # ... after every recipe the model gives a higher chance of dying before cycle N
 TRUST_CENTRES = 3           # measured recipes with the best posterior mean the candidates are drawn around
 
 
@@ -140,7 +140,7 @@ def _batch(observed, space, objectives, n, rng, pending, replicates, greedy, sur
     if pending:
         post.believe(recipe_frame(pending))
     out: list[Suggestion] = []
-    for rep in _replicates(obs_recipes, obs_vals, objectives, ref, max(replicates, AUTO_REPLICATES), space):
+    for rep in _replicates(obs_recipes, obs_vals, objectives, ref, replicates, space):
         out.append(Suggestion(rep, "replicate"))
         post.believe(recipe_frame([rep]))
     chosen: list[dict] = []
@@ -157,8 +157,6 @@ def _batch(observed, space, objectives, n, rng, pending, replicates, greedy, sur
                                _local(space, recipe_frame(top + chosen[-2:]), rng, 96, 0.08)])
         else:
             cands = _local(space, recipe_frame(top[:TRUST_CENTRES]), rng, 300, TRUST_REGION)
-            if GLOBAL_CANDIDATES:
-                cands = pl.concat([cands, space.random_frame(GLOBAL_CANDIDATES, rng)])
         acq = crit(cands)
         refine = _local(space, cands[np.argsort(-acq)[:4]], rng, 48, 0.02)
         cands, acq = pl.concat([cands, refine]), np.r_[acq, crit(refine)]
@@ -242,11 +240,12 @@ def predict_objectives(surrogates: dict, objectives: list[Objective], recipes: l
 
 
 def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]) -> list[dict]:
-    """Measured recipes ranked by the posterior mean of the (first) objective, replicates pooled; each with its
-    predicted interval, replicate count and measured values, and the value the model imputed for a blank optional
-    recipe value (`imputed`; the recipe itself keeps it blank). Not the luckiest noisy cell: the model's belief.
-    The ranking uses the latent (noise-free) posterior — the recipe's typical value — while the interval is
-    for a new cell's measured outcome (noise included)."""
+    """Measured recipes ranked by the model's belief in the (first) objective (`_rank`), replicates pooled; each
+    with its predicted interval, replicate count and measured values, `belief` / `belief_sd` (latent posterior mean
+    and sd), `p_death` (the model's probability that a new cell dies before cycle N), and the value the model
+    imputed for a blank optional recipe value (`imputed`; the recipe itself keeps it blank). Not the luckiest noisy
+    cell: the model's belief. The ranking uses the latent (noise-free) posterior — the recipe's typical value —
+    while the interval is for a new cell's measured outcome (noise included)."""
     observed = frame.filter(has_recipe())
     if observed.height == 0 or not surrogates:
         return []
@@ -272,8 +271,15 @@ def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]
                      "imputed": {c: float(filled[c][i]) for c in RECIPE_OPTIONAL if recipes[i][c] is None},
                      "cells": [ids[j] for j in members], "measured": [float(measured[j]) for j in members],
                      "bound": [bool(bound[j]) for j in members]})
-    rows.sort(key=lambda r: -r["belief"])
+    rows.sort(key=_rank)
     return rows
+
+
+def _rank(row: dict) -> tuple:
+    """Recipes the model thinks likely dead before N last; the others by a pessimistic belief (mean less
+    RECOMMEND_RISK sds), which prefers a recipe the model knows well over a lucky neighbour it cannot tell apart."""
+    dying = row["p_death"] is not None and row["p_death"] > MAX_P_DEATH
+    return dying, -(row["belief"] - RECOMMEND_RISK * row["belief_sd"])
 
 
 def p_death(surrogates: dict, objective: Objective, recipes: list[dict]) -> np.ndarray:
