@@ -75,7 +75,7 @@ def optuna_campaign(method: str, lab, space, warm: list[dict], rounds: int, batc
         try:
             import torch  # noqa: F401
         except ImportError:
-            return None, "optuna's GPSampler needs torch; run with .venv-bench/optuna-gp/bin/python"
+            return None, "optuna's GPSampler needs torch; run with .venv-bench/peers/bin/python"
         sampler = optuna.samplers.GPSampler(seed=seed)
     dists = {"process": CategoricalDistribution(list(space.processes)),
              **{n: FloatDistribution(*space.bounds[n]) for n in space.free}}
@@ -94,6 +94,43 @@ def optuna_campaign(method: str, lab, space, warm: list[dict], rounds: int, batc
         new = lab(params).with_columns(pl.lit(r).alias("round"))
         for t, value in zip(trials, measured(new)):
             study.tell(t, float(value))
+        frame = pl.concat([frame, new], how="diagonal_relaxed")
+        recommended.append(recommend(frame))
+    return frame, recommended
+
+
+def baybe_campaign(lab, space, warm: list[dict], rounds: int, batch: int, seed: int, recommend):
+    """BayBE with its defaults (hybrid space: the process one-hot + continuous knobs; its default recommender,
+    batches of ``batch``), warm-started with the measured seed cells. (None, why) when BayBE is not importable:
+    it needs torch, the project does not; `generalization.py --setup` makes .venv-bench/peers."""
+    try:
+        from baybe import Campaign
+        from baybe.parameters import CategoricalParameter, NumericalContinuousParameter
+        from baybe.searchspace import SearchSpace
+        from baybe.targets import NumericalTarget
+        from baybe.utils.random import set_random_seed
+    except ImportError as e:
+        return None, f"BayBE is not importable here ({e}); run with .venv-bench/peers/bin/python"
+    from optimizer.objectives import parse
+    set_random_seed(seed)
+    params = [CategoricalParameter("process", values=list(space.processes)),
+              *[NumericalContinuousParameter(n, bounds=space.bounds[n]) for n in space.free]]
+    study = Campaign(SearchSpace.from_product(params), NumericalTarget("value").to_objective())
+    objective = parse("delivered_capacity:300")[0]
+
+    def told(params_list: list[dict], frame: pl.DataFrame):
+        import pandas as pd
+        values = np.nan_to_num(objective.observed(frame)[0], nan=0.0)
+        study.add_measurements(pd.DataFrame([{**{k: p[k] for k in ("process", *space.free)}, "value": float(v)}
+                                             for p, v in zip(params_list, values)]))
+    frame = lab(warm).with_columns(pl.lit(-1).alias("round"))
+    told(warm, frame)
+    recommended = []
+    for r in range(rounds):
+        params = [space.complete({k: (v if k == "process" else float(v)) for k, v in row.items()})
+                  for row in study.recommend(batch_size=batch).to_dict("records")]
+        new = lab(params).with_columns(pl.lit(r).alias("round"))
+        told(params, new)
         frame = pl.concat([frame, new], how="diagonal_relaxed")
         recommended.append(recommend(frame))
     return frame, recommended

@@ -18,17 +18,18 @@ set 101-120. No tuning decision may look at the report set; run `--set report` o
     start, then `--rounds` batches of 4 by the project's loop, twice: `project_lake` as the CLI runs it, a real lake
     in between (propose -> the variant fills the form -> ingest -> best; bench/lake_loop.py), and `project` in
     memory (`optimizer.campaign.run`: the same acquisition, recommendation by posterior mean); random search, Optuna
-    TPE (multivariate, constant liar) and Optuna's GPSampler (needs torch, which the project does not: `--setup`
-    makes .venv-bench/optuna-gp, our packages plus torch; run with its python, else GPSampler is skipped and said
+    TPE (multivariate, constant liar), Optuna's GPSampler and BayBE (defaults: hybrid categorical + continuous
+    space, batches of 4). GPSampler and BayBE need torch, which the project does not: `--setup` makes
+    .venv-bench/peers, our packages plus torch and BayBE; run with its python, else they are skipped and said
     so). Regret = the variant's true optimum (noise-free) minus the true value, as a fraction of the optimum, of
     the best recipe tried and of the recommendation (the project: best posterior mean; the others: best measured
     value) at 12 and 24 experiments.
 Figures are medians over variants; per-variant values and raw true values in
 bench/results/generalization-<set>[-<part>].json (`-quick` for --quick runs).
 
-  python bench/generalization.py --setup                               # once: the GPSampler venv (~5 GB)
-  python bench/generalization.py --set tune --part surrogate           # ~3 min on 1 core (7 on a loaded one)
-  .venv-bench/optuna-gp/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
+  python bench/generalization.py --setup                               # once: the peers' venv (torch, BayBE)
+  python bench/generalization.py --set tune --part surrogate           # ~1-2 min on 1 core
+  .venv-bench/peers/bin/python bench/generalization.py --set tune --part optimizer --seeds 3
   python bench/generalization.py --set tune --quick --variants 1,2     # smoke run
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from bench import harness  # noqa: E402
-from bench.baselines import BASELINES, fit_predict, optuna_campaign  # noqa: E402
+from bench.baselines import BASELINES, baybe_campaign, fit_predict, optuna_campaign  # noqa: E402
 from bench.lake_loop import lake_campaign  # noqa: E402
 from lake.recipe import PROCESSES  # noqa: E402
 from models.registry import fit_target  # noqa: E402
@@ -65,7 +66,7 @@ from virtual_lab.labs import frame_of, life_row, virtual_lab  # noqa: E402
 OBJECTIVE = "delivered_capacity:300"
 SETS = {"tune": variants.TUNING, "report": variants.REPORT}
 TRAIN_CYCLES, STOP_BELOW, TEST_CYCLES = 600, 0.6, 20000
-METHODS = ("project", "project_lake", "random", "tpe", "gp_sampler")
+METHODS = ("project", "project_lake", "random", "tpe", "gp_sampler", "baybe")
 SURROGATES = ("project", "project_propose", *BASELINES)
 
 
@@ -184,23 +185,27 @@ def optimizer_run(k: int, seed: int, method: str, rounds: int, batch: int) -> di
     labfn = virtual_lab(300, seed=seed, lab=lab)
     warm = [asdict(r) for r in seed_recipes(lab).values()]
     t0 = time.perf_counter()
+    p_death = None
     if method in ("project", "random"):
         hist = campaign.run(labfn, BENCHMARK_SPACE, parse(OBJECTIVE), rounds=rounds, batch=batch, warm=warm,
                             method="model" if method == "project" else "random", seed=seed,
                             recommend_with=best_measured)
         frame, recommended = hist.frame, hist.recommended
     elif method == "project_lake":
-        made, recommended = lake_campaign(lab, BENCHMARK_SPACE, OBJECTIVE, rounds, batch, seed)
+        made, recommended, p_death = lake_campaign(lab, BENCHMARK_SPACE, OBJECTIVE, rounds, batch, seed)
         frame = pl.DataFrame(made)
     else:
-        frame, recommended = optuna_campaign(method, labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
+        run = baybe_campaign if method == "baybe" else \
+            (lambda *a: optuna_campaign(method, *a))                        # noqa: E731
+        frame, recommended = run(labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
         if frame is None:
             return {"variant": k, "seed": seed, "method": method, "skipped": recommended}
     values = [true_value(r, k) for r in frame.to_dicts()]
     rounds_of = frame["round"].to_numpy()
     best_tried = [max(v for v, r in zip(values, rounds_of) if r <= i) for i in range(rounds)]
     return {"variant": k, "seed": seed, "method": method, "seconds": round(time.perf_counter() - t0, 1),
-            "best_tried": best_tried, "recommended": [true_value(r, k) for r in recommended]}
+            "best_tried": best_tried, "recommended": [true_value(r, k) for r in recommended],
+            **({"recommended_p_death": p_death} if p_death else {})}
 
 
 def summarise_optimizer(runs: list[dict], optima: dict, batch: int, at=(12, 24)) -> dict:
@@ -222,6 +227,9 @@ def summarise_optimizer(runs: list[dict], optima: dict, batch: int, at=(12, 24))
                     per_variant[k] = float(np.median(reg))
                 out[method][f"{kind}_regret_frac@{n}"] = {"median_over_variants": float(np.median(
                     list(per_variant.values()))), "per_variant": per_variant}
+            deaths = [r["recommended_p_death"][i] for r in mine if r.get("recommended_p_death")]
+            if deaths:                  # the model's own P(death before N) of what `best` recommended
+                out[method][f"recommended_p_death@{n}"] = {"max": max(deaths), "median": float(np.median(deaths))}
     return out
 
 
@@ -244,17 +252,19 @@ def summarise_surrogate(runs: list[dict]) -> dict:
     return out
 
 
-def setup_gp_venv() -> Path:
-    """.venv-bench/optuna-gp: a venv that sees this interpreter's packages (a .pth) and adds torch."""
+def setup_peers_venv() -> Path:
+    """.venv-bench/peers: a venv that sees this interpreter's packages (a .pth) and adds torch (a CPU build) and
+    BayBE."""
     import site
     import subprocess
-    venv = PROJECT / ".venv-bench" / "optuna-gp"
+    venv = PROJECT / ".venv-bench" / "peers"
     if not (venv / "bin" / "python").exists():
         subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True)
     purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path("
                               "'purelib'))"], check=True, capture_output=True, text=True).stdout.strip()
     Path(purelib, "zz-project-venv.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "torch"], check=True)
+    for package in ("torch==2.13.0", "baybe"):                     # torch first: BayBE would pull a CUDA build
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", package], check=True)
     return venv / "bin" / "python"
 
 
@@ -270,9 +280,10 @@ def _map(fn, jobs, workers):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=tuple(SETS))
-    parser.add_argument("--setup", action="store_true", help="make the GPSampler venv, then stop")
+    parser.add_argument("--setup", action="store_true", help="make the peers' venv (GPSampler, BayBE), then stop")
     parser.add_argument("--variants", default=None, help="comma-separated subset of the set (default: all)")
     parser.add_argument("--part", choices=("surrogate", "optimizer", "both"), default="both")
+    parser.add_argument("--methods", default=None, help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--seeds", type=int, default=3, help="optimizer campaigns per variant and method")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--batch", type=int, default=4)
@@ -284,7 +295,7 @@ def main(argv=None) -> int:
                         "quick optima")
     args = parser.parse_args(argv)
     if args.setup:
-        print(f"GPSampler venv: {setup_gp_venv()}")
+        print(f"peers' venv: {setup_peers_venv()}")
         return 0
     if not args.set:
         parser.error("--set tune or --set report is required")
@@ -297,13 +308,14 @@ def main(argv=None) -> int:
         ("-quick" if args.quick else "")
     started = time.perf_counter()
     payload = {"machine": harness.machine(), "config": {**vars(args), "variants": list(chosen)},
-               "versions": harness.versions("optuna", "scikit-learn", "torch"), "set": args.set}
+               "versions": harness.versions("optuna", "scikit-learn", "torch", "baybe"), "set": args.set}
     if args.part in ("surrogate", "both"):
         runs = _map(surrogate_variant, [(k, args.train_cells, args.test_cells) for k in chosen], args.workers)
         payload["surrogate"] = {"summary": summarise_surrogate(runs), "runs": runs}
     if args.part in ("optimizer", "both"):
         optima = {k: variants.optimum(k, quick=args.quick) for k in chosen}
-        jobs = [(k, s, m, args.rounds, args.batch) for k in chosen for s in range(args.seeds) for m in METHODS]
+        methods = args.methods.split(",") if args.methods else METHODS
+        jobs = [(k, s, m, args.rounds, args.batch) for k in chosen for s in range(args.seeds) for m in methods]
         runs = _map(optimizer_run, jobs, args.workers)
         payload["optimizer"] = {"optima": {k: {"value": v, "recipe": r} for k, (v, r) in optima.items()},
                                 "summary": summarise_optimizer(runs, {k: v for k, (v, _) in optima.items()},
@@ -324,11 +336,28 @@ def table(payload: dict) -> list[dict]:
         rows += surrogate_rows(payload["surrogate"]["summary"], payload["config"]["train_cells"], n)
     if "optimizer" in payload:
         o = payload["optimizer"]["summary"]
-        figs = [f"{m} {o[m]['recommended_regret_frac@24']['median_over_variants']:.3f}" for m in METHODS
-                if "recommended_regret_frac@24" in o.get(m, {})]
-        rows.append({"what": f"optimizer regret / optimum of the recommendation at 24 experiments, {OBJECTIVE}, "
-                             f"median over {n} unseen variants", "figure": ", ".join(figs), "goal": "",
-                     "verdict": ""})
+        ran = [m for m in METHODS if "best_tried_regret_frac@24" in o.get(m, {})]
+        peers = [m for m in ran if m not in ("project", "project_lake")]
+        for kind, what, goal in (("best_tried", "best recipe tried", 0.03), ("recommended", "recommendation", 0.06)):
+            med = {m: {at: o[m][f"{kind}_regret_frac@{at}"]["median_over_variants"] for at in (12, 24)} for m in ran}
+            ours = med.get("project_lake")
+            if ours is None:
+                continue
+            beats = all(ours[at] < med[m][at] for m in peers for at in (12, 24))
+            rows.append({"what": f"optimizer through a lake (`cathode propose` / `best`), {OBJECTIVE}: regret / "
+                                 f"optimum of the {what} at 12 / 24 experiments, median over {n} unseen variants",
+                         "figure": f"**{ours[12]:.1%} / {ours[24]:.1%}**; " + ", ".join(
+                             f"{m} {med[m][12]:.1%} / {med[m][24]:.1%}" for m in peers),
+                         "goal": f"<= {goal:.0%} at 24, below every peer at 12 and 24",
+                         "verdict": ("met" if ours[24] <= goal and beats else
+                                     f"{'met' if ours[24] <= goal else 'missed'} at 24; "
+                                     f"{'below' if beats else 'not below'} every peer")})
+        death = o.get("project_lake", {}).get("recommended_p_death@24")
+        if death:
+            rows.append({"what": "the model's own P(death before cycle 300) of `best`'s recommendation at 24, "
+                                 f"over {n} variants x seeds", "figure": f"max {death['max']:.2f}, median "
+                                                                     f"{death['median']:.2f}",
+                         "goal": "never likely dead (<= 0.5)", "verdict": "met" if death["max"] <= 0.5 else "missed"})
     return rows
 
 

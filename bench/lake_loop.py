@@ -20,9 +20,10 @@ RECIPE = tuple(asdict(seed_recipes()["PCA"]))            # the recipe's fields, 
 
 
 def lake_campaign(lab: LabConstants, space, objective: str, rounds: int, batch: int, seed: int
-                  ) -> tuple[list[dict], list[dict]]:
-    """(every recipe made, with `round`: -1 for the seed's four cells), (the `best` recipe after each round)."""
-    made, recommended = [], []
+                  ) -> tuple[list[dict], list[dict], list[float | None]]:
+    """(every recipe made, with `round`: -1 for the seed's four cells), (the `best` recipe after each round), (the
+    model's probability that a cell of that recipe dies before cycle N)."""
+    made, recommended, p_death = [], [], []
     with tempfile.TemporaryDirectory(prefix="cathode-lake-loop-") as tmp:
         tmp = Path(tmp)
         root = tmp / "lake"
@@ -44,4 +45,5 @@ def lake_campaign(lab: LabConstants, space, objective: str, rounds: int, batch: 
             if r >= 0:
                 rows, _ = best(root, objective)
                 recommended.append(rows[0]["recipe"])
-    return made, recommended
+                p_death.append(rows[0]["p_death"])
+    return made, recommended, p_death

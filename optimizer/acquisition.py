@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from lake.recipe import RECIPE, RECIPE_OPTIONAL, has_recipe
 from models.features import target
 from models.surrogate import Surrogate
-from optimizer.objectives import Objective, targets_of, with_extrapolated_loss
+from optimizer.objectives import DEATH, Objective, targets_of, with_extrapolated_loss
 from optimizer.space import Space
 
 MIN_OBSERVATIONS = 4        # below this a model is not worth asking: the batch is space-filling
@@ -37,6 +38,8 @@ MEASURED = False            # campaigns use recipe-imputed microstructure (a pro
 PHYSICS = True
 EXPLOIT_RISK = 0.0          # greedy slots maximise mean - EXPLOIT_RISK * sd
 TRUST_REGION = 0.10         # sd of the candidates' moves around the centres, as a fraction of each range
+RECOMMEND_RISK = 1.0        # `best` ranks by posterior mean - RECOMMEND_RISK * posterior sd ...
+MAX_P_DEATH = 0.5           # ... after every recipe the model gives a higher chance of dying before cycle N
 TRUST_CENTRES = 3           # measured recipes with the best posterior mean the candidates are drawn around
 
 
@@ -238,11 +241,12 @@ def predict_objectives(surrogates: dict, objectives: list[Objective], recipes: l
 
 
 def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]) -> list[dict]:
-    """Measured recipes ranked by the posterior mean of the (first) objective, replicates pooled; each with its
-    predicted interval, replicate count and measured values, and the value the model imputed for a blank optional
-    recipe value (`imputed`; the recipe itself keeps it blank). Not the luckiest noisy cell: the model's belief.
-    The ranking uses the latent (noise-free) posterior — the recipe's typical value — while the interval is
-    for a new cell's measured outcome (noise included)."""
+    """Measured recipes ranked by the model's belief in the (first) objective (`_rank`), replicates pooled; each
+    with its predicted interval, replicate count and measured values, `belief` / `belief_sd` (latent posterior mean
+    and sd), `p_death` (the model's probability that a new cell dies before cycle N), and the value the model
+    imputed for a blank optional recipe value (`imputed`; the recipe itself keeps it blank). Not the luckiest noisy
+    cell: the model's belief. The ranking uses the latent (noise-free) posterior — the recipe's typical value —
+    while the interval is for a new cell's measured outcome (noise included)."""
     observed = frame.filter(has_recipe())
     if observed.height == 0 or not surrogates:
         return []
@@ -254,15 +258,36 @@ def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]
     preds = predict_objectives(surrogates, objectives, [recipes[i] for i in first])
     obj = objectives[0]
     eps = {t: np.random.default_rng(1).standard_normal(N_SAMPLES) for t in surrogates}
-    belief = _mean_score(Posterior(surrogates), [obj], [recipes[i] for i in first], eps, None, None)
+    scores = _score(_values([obj], Posterior(surrogates).samples(recipe_frame([recipes[i] for i in first]), eps)),
+                    None, None)
+    belief, spread = scores.mean(axis=0), scores.std(axis=0)
+    dying = p_death(surrogates, obj, [recipes[i] for i in first])
     measured, bound = obj.observed(observed)
     ids = observed["cell_id"].to_list() if "cell_id" in observed.columns else [None] * observed.height
     rows = []
-    for k, i, p, b in zip(unique, first, preds, belief):
+    for k, i, p, b, sd, pd in zip(unique, first, preds, belief, spread, dying):
         members = [j for j, kk in enumerate(keys) if kk == k]
         rows.append({"recipe": recipes[i], "prediction": p, "replicates": len(members), "belief": float(b),
+                     "belief_sd": float(sd), "p_death": None if np.isnan(pd) else float(pd),
                      "imputed": {c: float(filled[c][i]) for c in RECIPE_OPTIONAL if recipes[i][c] is None},
                      "cells": [ids[j] for j in members], "measured": [float(measured[j]) for j in members],
                      "bound": [bool(bound[j]) for j in members]})
-    rows.sort(key=lambda r: -r["belief"])
+    rows.sort(key=_rank)
     return rows
+
+
+def _rank(row: dict) -> tuple:
+    """Recipes the model thinks likely dead before N last; the others by a pessimistic belief (mean less
+    RECOMMEND_RISK sds), which prefers a recipe the model knows well over a lucky neighbour it cannot tell apart."""
+    dying = row["p_death"] is not None and row["p_death"] > MAX_P_DEATH
+    return dying, -(row["belief"] - RECOMMEND_RISK * row["belief_sd"])
+
+
+def p_death(surrogates: dict, objective: Objective, recipes: list[dict]) -> np.ndarray:
+    """The model's probability that a new cell of each recipe dies (retention below DEATH) before the objective's
+    cycle N: its calibrated predictive normal of the loss at N (NaN for an objective without a cycle N)."""
+    name = f"retention_{objective.n_cycles}"
+    if objective.n_cycles is None or name not in surrogates:
+        return np.full(len(recipes), np.nan)
+    p = surrogates[name].predict(recipe_frame(recipes))
+    return norm.sf((np.log10(1.0 - DEATH) - p["mean"]) / np.maximum(p["sd"], 1e-9))

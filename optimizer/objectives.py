@@ -22,6 +22,7 @@ from lake.errors import InputError, UsageError
 
 NAMES = ("cycle_life", "areal_capacity", "delivered_capacity:N", "pareto")
 PARETO = ("cycle_life", "areal_capacity")
+DEATH = 0.5                 # retention below which a cell is dead (its cycles_to_50 is its death)
 
 
 @dataclass(frozen=True)

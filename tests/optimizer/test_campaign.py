@@ -14,7 +14,7 @@ import pytest
 from lake import store
 from lake.recipe import STEP
 from optimizer import campaign, study as studies
-from optimizer.acquisition import TRUST_CENTRES, fit_surrogates, predict_objectives, recipe_frame, recommend, suggest
+from optimizer.acquisition import MAX_P_DEATH, RECOMMEND_RISK, TRUST_CENTRES, fit_surrogates, predict_objectives, recipe_frame, recommend, suggest
 from virtual_lab.labs import fill_proposals, objective_value, recipe_of, virtual_lab
 from optimizer.objectives import parse, targets_of
 from virtual_lab.lab import simulate
@@ -210,6 +210,20 @@ def test_a_batch_searches_a_trust_region_around_the_best_recipes():
     u, _ = BENCHMARK_SPACE.unit_of(recipe_frame([s.params for s in chosen]))
     gaps = np.linalg.norm(u[:, None] - u[None], axis=-1)[np.triu_indices(4, 1)]
     assert gaps.min() > 0.01
+
+
+
+def test_best_ranks_what_its_model_thinks_likely_dead_last():
+    """Issue 14: the recommendation is never a recipe the model gives a high chance of dying before cycle N; the
+    others rank by the pessimistic belief (mean less RECOMMEND_RISK sds)."""
+    objectives = parse("delivered_capacity:300")
+    frame = virtual_lab(300, seed=4)(BENCHMARK_SPACE.random(24, np.random.default_rng(4)))
+    ranked = recommend(frame, fit_surrogates(frame, targets_of(objectives)), objectives)
+    dying = [r["p_death"] > MAX_P_DEATH for r in ranked]
+    assert any(dying) and not dying[0] and dying == sorted(dying)
+    alive = [r["belief"] - RECOMMEND_RISK * r["belief_sd"] for r, d in zip(ranked, dying) if not d]
+    assert alive == sorted(alive, reverse=True)
+    assert all(0 <= r["p_death"] <= 1 and r["belief_sd"] >= 0 for r in ranked) and ranked[0]["belief_sd"] > 0
 
 
 WORKER = """
