@@ -125,6 +125,9 @@ def cmd_best(args) -> int:
         print(f"{rank}. {recipe}\n   {obj.name}: posterior mean {p['mean']:.4g} {obj.unit}, 90 % interval "
               f"[{p['lo']:.4g}, {p['hi']:.4g}]; {row['replicates']} replicate(s) "
               f"({', '.join(c for c in row['cells'] if c)}), measured {measured}")
+        if row.get("p_death") is not None and obj.n_cycles:
+            print(f"   the model's chance that a new cell of it dies before cycle {obj.n_cycles}: {row['p_death']:.2f}"
+                  + (" (likely dead: ranked after every recipe that is not)" if row["p_death"] > 0.5 else ""))
         if row.get("bound") and all(row["bound"]):
             print(f"   note: every cell of this recipe is censored ({sign.strip()} the value its test reached); "
                   "the posterior mean extrapolates past the end of its test")

@@ -38,7 +38,8 @@ MEASURED = False            # campaigns use recipe-imputed microstructure (a pro
 PHYSICS = True
 EXPLOIT_RISK = 0.0          # greedy slots maximise mean - EXPLOIT_RISK * sd
 TRUST_REGION = 0.10         # sd of the candidates' moves around the centres, as a fraction of each range
-RECOMMEND_RISK = 1.0        # `best` ranks by posterior mean - RECOMMEND_RISK * posterior sd ...
+RECOMMEND_RISK = 0.0        # `best` ranks by posterior mean - RECOMMEND_RISK * posterior sd (tuning set: 1 sd helped
+                            # with the former surrogate, not with the one that models shorts apart) ...
 MAX_P_DEATH = 0.5           # ... after every recipe the model gives a higher chance of dying before cycle N
 TRUST_CENTRES = 3           # measured recipes with the best posterior mean the candidates are drawn around
 
@@ -277,8 +278,9 @@ def recommend(frame: pl.DataFrame, surrogates: dict, objectives: list[Objective]
 
 
 def _rank(row: dict) -> tuple:
-    """Recipes the model thinks likely dead before N last; the others by a pessimistic belief (mean less
-    RECOMMEND_RISK sds), which prefers a recipe the model knows well over a lucky neighbour it cannot tell apart."""
+    """Recipes the model thinks likely dead before N last; the others by their belief (the posterior mean, less
+    RECOMMEND_RISK sds when that is set: it prefers a recipe the model knows well over a neighbour it cannot tell
+    apart)."""
     dying = row["p_death"] is not None and row["p_death"] > MAX_P_DEATH
     return dying, -(row["belief"] - RECOMMEND_RISK * row["belief_sd"])
 
