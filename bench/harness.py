@@ -100,9 +100,10 @@ def update_readme(machine_info: dict) -> None:
         lines.append(f"| {row['what']} | {row['figure']} | {row.get('goal', '')} | {row.get('verdict', '')} "
                      f"| {peak} |")
     lines.append("")
-    lines.append(f"Measured {machine_info['date']} on {machine_info['nproc']} × {machine_info['cpu_model']}, "
+    lines.append(f"Table rebuilt {machine_info['date']} on {machine_info['nproc']} × {machine_info['cpu_model']}, "
                  f"{machine_info['memory_mb'] / 1024:.0f} GiB, Python {machine_info['python']} (load average "
-                 f"{machine_info['load_average_at_start'][0]} at the start); raw figures in `bench/results/*.json`.")
+                 f"{machine_info['load_average_at_start'][0]}); each row's own date, machine and load are in its "
+                 "`bench/results/*.json`.")
     block = "\n".join([START, *lines, END])
     text = README.read_text()
     if START in text and END in text:
