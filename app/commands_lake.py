@@ -76,7 +76,8 @@ def cmd_tables(args) -> int:
     tables = _catalog_tables(args.lake)
     if not args.describe:
         write_aligned(sys.stdout, [[t["name"], t["kind"], f"{t['rows']} rows", t["comment"]] for t in tables])
-    for t in tables if args.describe else ():
+        return
+    for t in tables:
         print(f"{t['name']} ({t['kind']}, {t['rows']} rows): {t['comment']}")
         write_aligned(sys.stdout, [["   ", c["name"], c["type"], c["comment"] or ""] for c in t["columns"]])
         print()

@@ -110,6 +110,7 @@ def cmd_virtual_lab(args) -> int:
 
 def cmd_best(args) -> int:
     from optimizer import proposals
+    from optimizer.acquisition import MAX_P_DEATH
     rows, objectives = proposals.best(args.lake, args.objective, args.top)
     obj = objectives[0]
     # a bound: cycle life of a cell still above 80 % when its test ended (at least), or capacity at cycle N of a
@@ -118,17 +119,17 @@ def cmd_best(args) -> int:
     for rank, row in enumerate(rows, start=1):
         p = row["prediction"][obj.name]
         recipe = ", ".join(f"{k}={_number(v)}" + (f" (blank; imputed {row['imputed'][k]:.3g})"
-                                                   if k in row.get("imputed", {}) else "")
+                                                   if k in row["imputed"] else "")
                            for k, v in row["recipe"].items())
-        measured = ", ".join((sign if b else "") + f"{m:.4g}"
-                             for m, b in zip(row["measured"], row.get("bound", [False] * len(row["measured"]))))
+        measured = ", ".join((sign if b else "") + f"{m:.4g}" for m, b in zip(row["measured"], row["bound"]))
         print(f"{rank}. {recipe}\n   {obj.name}: posterior mean {p['mean']:.4g} {obj.unit}, 90 % interval "
               f"[{p['lo']:.4g}, {p['hi']:.4g}]; {row['replicates']} replicate(s) "
               f"({', '.join(c for c in row['cells'] if c)}), measured {measured}")
-        if row.get("p_death") is not None and obj.n_cycles:
+        if row["p_death"] is not None:
             print(f"   the model's chance that a new cell of it dies before cycle {obj.n_cycles}: {row['p_death']:.2f}"
-                  + (" (likely dead: ranked after every recipe that is not)" if row["p_death"] > 0.5 else ""))
-        if row.get("bound") and all(row["bound"]):
+                  + (" (likely dead: ranked after every recipe that is not)" if row["p_death"] > MAX_P_DEATH
+                     else ""))
+        if all(row["bound"]):
             print(f"   note: every cell of this recipe is censored ({sign.strip()} the value its test reached); "
                   "the posterior mean extrapolates past the end of its test")
 

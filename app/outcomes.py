@@ -13,7 +13,7 @@ def outcome_line(o) -> str:
 
 def warning_lines(o) -> list[str]:
     """The reader's warnings about one file (a timezone it had to assume, say)."""
-    return [f"warning: {o.path}: {w}" for w in getattr(o, "warnings", None) or ()]
+    return [f"warning: {o.path}: {w}" for w in o.warnings]
 
 
 def summary_line(outcomes, version: int) -> str:

@@ -8,33 +8,26 @@ class CathodeLakeError(Exception):
 class InputError(CathodeLakeError, ValueError):
     """A file or value does not match what cathode-lake expects.
 
-    The message names the file, row and column where known, what was expected and what was found.
+    The message names the file, row and column (or, for a command's argument, the argument) where known, what was
+    expected and what was found.
     """
 
     def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
-                 column: str | None = None, expected: str | None = None, found: object = None):
+                 column: str | None = None, argument: str | None = None, expected: str | None = None,
+                 found: object = None):
         where = ", ".join(p for p in (file, f"row {row}" if row is not None else None,
-                                      f"column '{column}'" if column else None) if p)
+                                      f"column '{column}'" if column else None, argument) if p)
         text = f"{where}: {message}" if where else message
         if expected is not None:
             text += f" Expected {expected}; found {found!r}."
         super().__init__(text)
-        self.file, self.row, self.column, self.expected, self.found = file, row, column, expected, found
-
-
+        self.file, self.row, self.column, self.argument = file, row, column, argument
+        self.expected, self.found = expected, found
 
 
 class UsageError(InputError):
     """A command or function was given arguments it cannot use (not a file's content); the CLI exits 2.
-
-    The message names the argument (`parameter 'c_rate'`, `--level`), what was expected and what was found."""
-
-    def __init__(self, message: str, *, argument: str | None = None, expected: str | None = None,
-                 found: object = None):
-        ValueError.__init__(self, (f"{argument}: {message}" if argument else message)
-                            + (f" Expected {expected}; found {found!r}." if expected is not None else ""))
-        self.file, self.row, self.column, self.expected, self.found = None, None, None, expected, found
-        self.argument = argument
+    Raise it with ``argument=`` (`parameter 'c_rate'`, `--level`)."""
 
 
 class UnknownFormatError(InputError):

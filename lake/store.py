@@ -119,7 +119,11 @@ def query(root: Path, sql: str, params: list | None = None) -> pa.Table:
         try:
             return con.sql(sql, params=params or None).to_arrow_table()
         except duckdb.Error as exc:
-            raise QueryError(f"the query failed: {' '.join(str(exc).split())}") from exc
+            raise _query_error(exc) from exc
+
+
+def _query_error(exc: duckdb.Error) -> QueryError:
+    return QueryError(f"the query failed: {' '.join(str(exc).split())}")
 
 
 def query_one(root: Path, sql: str) -> pa.Table:
@@ -127,7 +131,7 @@ def query_one(root: Path, sql: str) -> pa.Table:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryError(f"the query failed: {' '.join(str(exc).split())}") from exc
+        raise _query_error(exc) from exc
     if len(statements) != 1:
         raise QueryError("give exactly one SQL statement." + (f" Found {len(statements)}, separated by ';'."
                                                                if statements else " The query is empty."))
@@ -136,7 +140,7 @@ def query_one(root: Path, sql: str) -> pa.Table:
             relation = con.sql(sql)
             return relation.to_arrow_table() if relation is not None else pa.table({})
         except duckdb.Error as exc:
-            raise QueryError(f"the query failed: {' '.join(str(exc).split())}") from exc
+            raise _query_error(exc) from exc
 
 
 def lake_version(root: Path) -> int:
@@ -271,16 +275,20 @@ class Writer:
         rows = conform(table, rows.append_column("lake_version", pa.array([self.version] * rows.num_rows,
                                                                           pa.int64())))
         folder = self.root / DATA / table / f"cell_id={_safe(partition)}"
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".tmp-{os.getpid()}-{len(self.staged)}.parquet"
-        floats = [f.name for f in rows.schema if pa.types.is_floating(f.type)]
-        pq.write_table(rows, tmp, compression="zstd", use_byte_stream_split=floats or False)
-        digest = _sha256(tmp)
-        final = folder / f"{digest[:32]}.parquet"
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".tmp-{os.getpid()}-{len(self.staged)}.parquet"
+            floats = [f.name for f in rows.schema if pa.types.is_floating(f.type)]
+            pq.write_table(rows, tmp, compression="zstd", use_byte_stream_split=floats or False)
+            digest = _sha256(tmp)
+            final = folder / f"{digest[:32]}.parquet"
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+            _fsync_dir(folder)
+        except OSError as exc:
+            raise LakeError(f"cannot write the Parquet file under {folder} ({exc.strerror or exc}); nothing was "
+                            "committed. Check the lake folder's permissions and free space.") from exc
         rel = str(final.relative_to(self.root))
         self.staged.append({"table_name": table, "path": rel, "sha256": digest, "rows": rows.num_rows,
                             "source_sha256": source_sha256, "lake_version": self.version})

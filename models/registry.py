@@ -26,10 +26,10 @@ from lake import recipe, store
 from lake.errors import InputError, UsageError
 from lake.recipe import MICROSTRUCTURE, RECIPE, RECIPE_REQUIRED
 from models import artifacts
+from models.defaults import DEFAULT_TARGETS
 from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
 from models.features import MIN_CELLS, Target, cell_frame, from_model_scale, target, target_values
 from models.surrogate import KINDS, Surrogate, select, upper_quantile
-from models.defaults import DEFAULT_TARGETS
 
 ARTIFACTS = artifacts.FOLDER
 LIBRARIES = ("cathode-lake", "numpy", "scipy", "scikit-learn", "polars", "duckdb", "optuna")
@@ -312,7 +312,8 @@ def predict_under_test(root: Path, level: float = 0.9, model_id: str | None = No
     frame = _complete_recipes(cell_frame(root)).join(early_features(cycles_frame(root), n), on="cell_id")
     frame = frame.filter(pl.col("censored_80") & (pl.col("cycles_tested") >= n))
     if frame.height == 0:
-        raise InputError(f"no cell is under test past cycle {n} and still above 80 % retention.", expected=f"cells with >= {n} cycles, retention >= 0.8", found=0)
+        raise InputError(f"no cell is under test past cycle {n} and still above 80 % retention.",
+                         expected=f"cells with >= {n} cycles, retention >= 0.8", found=0)
     out = predict_frame(model, frame, level)
     tested = pl.col("cycles_tested").cast(pl.Float64)
     uncensored = model.oof_["y"][~model.oof_["censored"]]

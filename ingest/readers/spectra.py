@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.readers import Reading, register
-from ingest.readers.templates import _load, _numbers, _required_values, header_names
+from ingest.readers.tabular import header_names, load, numbers, required_values
 
 TECHNIQUES = (("raman", r"raman", "cm-1"), ("ftir", r"wavenumber|ftir", "cm-1"), ("stxm", r"energy|ev\b", "eV"))
 
@@ -38,8 +38,8 @@ def _is_spectrum(head: bytes, path: Path) -> bool:
 def read_spectrum(path: Path, **options) -> Reading:
     with open(path, "rb") as handle:
         technique, unit, x_name, y_name = _technique(handle.read(4096))
-    frame = _numbers(_load(path, (x_name, y_name)), path, (x_name, y_name))
-    _required_values(frame, path, (x_name, y_name))
+    frame = numbers(load(path, (x_name, y_name)), path, (x_name, y_name))
+    required_values(frame, path, (x_name, y_name))
     points = frame.select(pl.lit(technique).alias("technique"), pl.col(x_name).alias("x"),
                           pl.lit(unit).alias("x_unit"), pl.col(y_name).alias("intensity"))
     return Reading({"spectra_points": points.to_arrow()}, {"technique": technique, "rows": points.height})

@@ -22,8 +22,6 @@ CYCLES_REQUIRED = ("cell_id", "cycle_index")
 CYCLES_CAPACITY = ("discharge_capacity_mah_g", "discharge_capacity_mah")
 CYCLES_OPTIONAL = ("charge_capacity_mah_g", "charge_capacity_mah", "coulombic_efficiency_frac")
 CYCLES_TEXT = ("end_of_test",)            # on the row of the cycle in which the test ended (lake.cycle_life)
-# spectra.py reads these helpers under their former names
-_load, _numbers, _required_values = load, numbers, required_values
 
 
 def template_header(kind: str) -> str:

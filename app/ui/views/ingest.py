@@ -32,8 +32,8 @@ if submitted:
             data.refresh()
             version, _ = data.stamp()
             st.session_state["ingest_report"] = (
-                "ok", "\n".join(outcomes_text.outcome_line(o) for o in outcomes), outcomes_text.summary_line(outcomes, version),
-                any(o.status == "rejected" for o in outcomes))
+                "ok", "\n".join(outcomes_text.outcome_line(o) for o in outcomes),
+                outcomes_text.summary_line(outcomes, version), any(o.status == "rejected" for o in outcomes))
 report = st.session_state.get("ingest_report")
 if report and report[0] == "error":
     st.error(f"error: {report[1]}")
