@@ -177,3 +177,22 @@ def test_a_lake_made_by_an_older_version_is_brought_up_to_date_on_open(tmp_path)
     outcomes = ingest(root, [bad, good], progress=False)
     assert [o.status for o in outcomes] == ["rejected", "ingested"]
     assert store.query(root, "SELECT count(*) AS n FROM sources WHERE warnings IS NULL")["n"][0].as_py() == 2
+
+
+def test_a_bulk_file_that_cannot_be_written_is_one_error_and_changes_nothing(tmp_path, cli):
+    """A lake whose data/ is not a folder (a damaged copy, a full or read-only disk behaves alike): ingesting a
+    time series fails with one line naming the folder, exit 1, and the lake stays as it was."""
+    from tests.conftest import lake_state
+    from virtual_lab import lab as vl
+    root = store.init(tmp_path / "lake")
+    cells, cycles = vl.write_templates(tmp_path / "in", 2, seed=3, n_cycles=5)
+    assert cli("--lake", root, "ingest", cells, cycles)[0] == 0
+    series = vl.write_timeseries_csv(vl.timeseries(vl.campaign_results(2, 3, 5)[0][1], n_cycles=2),
+                                     tmp_path / "VL-0001.bdf.csv")
+    (root / "data").rename(root / "data-moved")
+    (root / "data").write_text("not a folder")
+    before = {k: v for k, v in lake_state(root).items() if k != "files"}
+    code, out, err = cli("--lake", root, "ingest", series)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "cannot write the Parquet file under" in err and "nothing was committed" in err
+    assert {k: v for k, v in lake_state(root).items() if k != "files"} == before

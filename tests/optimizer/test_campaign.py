@@ -80,6 +80,16 @@ def test_the_loop_closes_on_the_demo_lake(cli, demo, tmp_path):
 
     code, out, err = cli("--lake", demo, "best", "--objective", "delivered_capacity:300", "--top", "2")
     assert code == 0 and "posterior mean" in out and "replicate" in out and "2." in out, err
+    assert out.count("dies before cycle 300: ") == 2                       # the model's P(death) per recipe
+
+
+def test_best_marks_censored_measurements(cli, demo):
+    """The demo's longest-lived cells were still above 80 % when their 300-cycle tests ended: their cycle life is a
+    lower bound, shown as such, and a posterior mean beyond it is said to extrapolate."""
+    censored = store.query(demo, "SELECT count(*) AS n FROM cell_life WHERE censored_80")["n"][0].as_py()
+    code, out, err = cli("--lake", demo, "best", "--objective", "cycle_life")
+    assert censored > 0 and code == 0, err
+    assert "measured ≥ 300" in out and "every cell of this recipe is censored" in out
 
 
 def test_the_virtual_lab_command_names_a_bad_row_and_writes_nothing(cli, tmp_path):
