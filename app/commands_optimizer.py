@@ -31,6 +31,9 @@ def add_commands(command) -> None:
                    "file in the lake)")
     p.add_argument("--study", help="Optuna study name (default: cathode-<objectives>)")
     p.add_argument("--seed", type=int, help="random seed (default: fresh)")
+    p.add_argument("--after-cycles", type=int, metavar="N", help="the campaign's rule: propose only once every "
+                   "running cell has run N cycles (default: the campaign file's after_cycles, else 0); running "
+                   "cells are learnt from through their first cycles")
     p.add_argument("--out", type=Path, metavar="proposals.csv", help="write a cells.csv to fill in (with "
                    "proposal_id) for the lab")
     p = command("proposals", cmd_proposals)
@@ -59,7 +62,9 @@ def cmd_propose(args) -> int:
     spec = spaces.campaign_file(args.campaign) if args.campaign else {}
     batch = proposals.propose(args.lake, args.n if args.n is not None else spec.get("n", 4), args.objective or spec.get("objective"), space,
                               storage=args.storage, study=args.study or spec.get("study"),
-                              replicates=args.replicates, seed=args.seed, out=args.out)
+                              replicates=args.replicates, seed=args.seed, out=args.out,
+                              after_cycles=args.after_cycles if args.after_cycles is not None
+                              else spec.get("after_cycles", 0))
     for note in batch.notes:
         print(f"note: {note}")
     _print_proposals(batch.rows)
@@ -113,6 +118,8 @@ def cmd_best(args) -> int:
     from optimizer.acquisition import MAX_P_DEATH
     rows, objectives = proposals.best(args.lake, args.objective, args.top)
     obj = objectives[0]
+    if rows:
+        print(f"note: {rows[0]['reliance'].describe()}")
     # a bound: cycle life of a cell still above 80 % when its test ended (at least), or capacity at cycle N of a
     # test that ended before N (at most)
     sign = "≥ " if obj.name == "cycle_life" else "≤ "

@@ -13,7 +13,8 @@
   lithium-metal short is a failure, not a test that stopped: short_cycle = that row's cycle number (counted from
   the first counted cycle, whether or not the row has a capacity), and when it comes before the first cycle below X,
   cycles_to_X = short_cycle, not censored. `scheduled` and `aborted` change nothing: a test ended by the plan or by
-  the equipment is censored as before.
+  the equipment is censored as before. A cell with an `end_of_test` row has ended its test (`test_ended`); one
+  without is still running (or its lab does not report how tests end): its censored values may still grow.
 
 Two renderings of this one rule live here side by side: SQL for the lake's `retention` and `cell_life` views, numpy
 (`life`) for code holding one cell's cycles in memory (analytics, the virtual lab's adapter).
@@ -29,7 +30,7 @@ THRESHOLDS = (80, 70, 50)          # percent: the cell_life columns cycles_to_X 
 END_OF_TEST = {"short": "the cell short-circuited (lithium dendrite: sudden death); a failure at this cycle",
                "scheduled": "the test plan ended it (cycle count or retention limit reached); a lower bound",
                "aborted": "stopped for a reason that is not the cell's (cycler fault, power cut); a lower bound"}
-SHORT = "short"
+SHORT, SCHEDULED = "short", "scheduled"
 
 # Per cycles row: cycle_number, retention_frac (null for a row that does not count) and the cell's baseline cycle.
 RETENTION_CTE = f"""
@@ -37,7 +38,8 @@ WITH c AS (SELECT cell_id, cycle_index, coalesce(discharge_capacity_mah_g, disch
                   end_of_test FROM cycles),
 v AS (SELECT *, coalesce(isfinite(cap) AND cap >= 0, false) AS counted FROM c),
 f AS (SELECT *, min(cycle_index) FILTER (WHERE counted) OVER (PARTITION BY cell_id) AS first_index,
-             min(cycle_index) FILTER (WHERE end_of_test = '{SHORT}') OVER (PARTITION BY cell_id) AS short_index
+             min(cycle_index) FILTER (WHERE end_of_test = '{SHORT}') OVER (PARTITION BY cell_id) AS short_index,
+             bool_or(end_of_test IS NOT NULL) OVER (PARTITION BY cell_id) AS ended
       FROM v),
 n AS (SELECT *, CASE WHEN counted THEN cycle_index - first_index + 1 END AS cycle_number,
              short_index - first_index + 1 AS short_cycle FROM f),
@@ -67,7 +69,8 @@ SELECT r.cell_id,
            * any_value(c.loading_mg_cm2) / 1000.0 AS initial_areal_capacity_mah_cm2,
        {', '.join(_cycles_to(p) for p in THRESHOLDS)},
        any_value(r.short_cycle) AS short_cycle,
-       arg_max(r.retention_frac, r.cycle_number) AS last_retention_frac
+       arg_max(r.retention_frac, r.cycle_number) AS last_retention_frac,
+       bool_or(r.ended) AS test_ended
 FROM r
 JOIN cycles y USING (cell_id, cycle_index)
 LEFT JOIN cells c USING (cell_id)

@@ -176,6 +176,13 @@ TABLES: tuple[Table, ...] = (
         ("predictions_json", "VARCHAR", "", "mean and 90 % interval of every objective, JSON"),
         ("acquisition", "DOUBLE", "", "acquisition value at the proposal"),
         ("model_id", "VARCHAR", "", "model(s) behind the prediction, comma-separated"),
+        ("finished_cells", "BIGINT", "", "cells whose test had ended that the batch learnt from"),
+        ("running_cells", "BIGINT", "", "cells still cycling that the batch learnt from (through their first "
+         "cycles)"),
+        ("early_life_trusted", "BOOLEAN", "", "whether every early-life model that read the running cells was "
+         "trustworthy (enough cells, cross-validated coverage); null when none was used"),
+        ("reliance_json", "VARCHAR", "", "what the batch relied on: finished and running cells, each early-life "
+         "model (cycles read, cells, coverage, RMSE, running cells predicted), JSON"),
         ("created_at", "TIMESTAMPTZ", "UTC", "when it was proposed"),
         VERSION,
     ), key=("proposal_id",)),
@@ -224,6 +231,8 @@ VIEWS: tuple[Table, ...] = (
         ("short_cycle", "BIGINT", "", "cycle number in which the cell short-circuited (end_of_test = short), "
          "null when it did not; a short before a threshold is that threshold's failure cycle"),
         ("last_retention_frac", "DOUBLE", "fraction", "retention at the last cycle tested"),
+        ("test_ended", "BOOLEAN", "", "true when a cycles row says how the test ended (end_of_test); false while "
+         "the cell is still cycling (or its lab does not report the end)"),
     ), sql=cycle_life.LIFE_SQL),
 )
 

@@ -15,7 +15,7 @@ from analytics.early_life import EARLY_CYCLES as DEFAULT_N
 from analytics.early_life import EARLY_FEATURES, early_features
 from lake import store
 
-__all__ = ["DEFAULT_N", "EARLY_FEATURES", "cycles_frame", "early_features", "eligible"]
+__all__ = ["DEFAULT_N", "EARLY_FEATURES", "cycles_frame", "early_features", "eligible", "estimator"]
 
 
 def cycles_frame(root: Path) -> pl.DataFrame:
@@ -29,3 +29,10 @@ def cycles_frame(root: Path) -> pl.DataFrame:
 def eligible(frame: pl.DataFrame, n: int) -> pl.Series:
     """Cells the early-life model is for: tested to cycle n and still at or above 80 % there."""
     return (pl.col("cycles_tested") >= n) & ((pl.col("cycles_to_80") > n) | pl.col("censored_80"))
+
+
+def estimator(random_state: int = 0):
+    """The early-life model, unfitted: a GP on the recipe (no mechanism features: with the dozen-odd cells of a small
+    lake they overfit here, and the early features already carry the decomposition rate) plus EARLY_FEATURES."""
+    from models.surrogate import Surrogate
+    return Surrogate(kind="gp", physics=False, extra_features=EARLY_FEATURES, random_state=random_state)

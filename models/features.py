@@ -28,7 +28,7 @@ from lake.recipe import BOUNDS, MICROSTRUCTURE as MICRO, PROCESSES, RECIPE, RECI
 
 NUMERIC_RECIPE = RECIPE[1:]
 LIFE = ("cycles_tested", *(f"{k}_{pct}" for pct in cycle_life.THRESHOLDS for k in ("cycles_to", "censored")),
-        "short_cycle", "initial_areal_capacity_mah_cm2", "last_retention_frac")   # the lake's cell_life view
+        "short_cycle", "initial_areal_capacity_mah_cm2", "last_retention_frac", "test_ended")   # cell_life view
 MIN_CELLS = 8
 # Mechanism features (see the module docstring). Log floors keep zero ECA and full contact (a = 1) finite: ECA
 # 0.5 wt %, asynchrony 0.01 ((1 - a)/a at a = 0.99) — scales of a log axis, not optima.

@@ -27,7 +27,8 @@ from lake.errors import InputError, UsageError
 from lake.recipe import MICROSTRUCTURE, RECIPE, RECIPE_REQUIRED
 from models import artifacts
 from models.defaults import DEFAULT_TARGETS
-from models.early import DEFAULT_N, EARLY_FEATURES, cycles_frame, early_features, eligible
+from models.early import DEFAULT_N, cycles_frame, early_features, eligible
+from models.early import estimator as early_estimator
 from models.features import MIN_CELLS, Target, cell_frame, from_model_scale, target, target_values
 from models.surrogate import KINDS, Surrogate, select, upper_quantile
 
@@ -100,9 +101,7 @@ def fit_early(frame: pl.DataFrame, cycles: pl.DataFrame, n_cycles: int = DEFAULT
                          f"{n_cycles} above 80 % retention; at least {MIN_CELLS} are needed.",
                          expected=f">= {MIN_CELLS} cells", found=frame.height)
     groups = frame["batch"].to_numpy() if "batch" in frame.columns else None
-    # recipe (no mechanism features) + the early-cycle features: with the dozen-odd eligible cells of a small lake
-    # the physics features overfit here, and the early features already carry the decomposition rate
-    model = Surrogate(kind="gp", physics=False, extra_features=EARLY_FEATURES).fit(frame, tgt, groups)
+    model = early_estimator().fit(frame, tgt, groups)
     model.early_cycles_ = n_cycles
     row = model_row(model, "cycles_to_80", "early_life", {"gp": model.cv_metrics_}, version,
                input_importance(model, frame))

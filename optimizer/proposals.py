@@ -1,9 +1,10 @@
 """The lake side of a campaign: propose a batch, change a proposal's status, recommend the best measured recipe.
 
-`propose` learns from every measured cell in the lake (warm start), believes every open proposal (proposed or
-accepted, not yet answered), chooses a batch, and records in ONE commit the surrogate models it used and the
-proposals (recipe, predicted mean and 90 % interval per objective, acquisition value, study, trial, model ids,
-lake version). The Optuna study gets one asked trial per proposal; results are told to it the next time
+`propose` learns from every measured cell in the lake, finished or still cycling (a running cell through what its
+first cycles say, optimizer/running.py), believes every open proposal (proposed or accepted, not yet answered),
+chooses a batch, and records in ONE commit the surrogate models it used and the proposals (recipe, predicted mean
+and 90 % interval per objective, acquisition value, study, trial, model ids, what the batch relied on, lake
+version). The Optuna study gets one asked trial per proposal; results are told to it the next time
 `propose` runs after their cells were ingested (a cells.csv row with `proposal_id` marks the proposal done).
 If anything fails, the lake is unchanged and the asked trials are marked failed.
 """
@@ -23,10 +24,12 @@ from lake import recipe, store
 from lake.errors import CathodeLakeError, InputError, UsageError
 from lake.recipe import RECIPE
 from models import registry
+from models.early import cycles_frame
 from models.features import cell_frame
 from optimizer import study as studies
 from optimizer.acquisition import MIN_OBSERVATIONS, fit_surrogates, recommend, suggest
 from optimizer.objectives import Objective, label, parse, targets_of
+from optimizer.running import Reliance, running, sharpen
 from optimizer.space import Space
 
 TRANSITIONS = {"accepted": ("proposed",), "rejected": ("proposed", "accepted")}
@@ -39,6 +42,7 @@ class Batch:
     rows: list[dict]
     notes: list[str]
     lake_version: int
+    reliance: Reliance | None = None
 
 
 def _frame(root: Path, objectives: list[Objective]) -> pl.DataFrame:
@@ -52,14 +56,16 @@ def open_proposals(root: Path) -> list[dict]:
 
 def propose(root: Path, n: int = 4, objective: str | None = None, space: Space | None = None, *,
             storage: str | None = None, study: str | None = None, replicates: int = 0, seed: int | None = None,
-            out: Path | None = None) -> Batch:
-    """Propose ``n`` recipes and record them (see the module doc). ``out``: a cells.csv-shaped file to fill in."""
+            out: Path | None = None, after_cycles: int = 0) -> Batch:
+    """Propose ``n`` recipes and record them (see the module doc). ``out``: a cells.csv-shaped file to fill in.
+    ``after_cycles``: the campaign's rule — refuse (nothing written) while a running cell has run fewer cycles."""
     if not isinstance(n, int) or n < 1:
         raise UsageError("the batch size must be a positive integer.", argument="--n", expected=">= 1", found=n)
     objectives, space = parse(objective), space or Space()
     root = Path(root).resolve()
     store.init(root)                              # idempotent: creates tables a lake made by an older version lacks
     frame = _frame(root, objectives)
+    _check_after(frame, after_cycles)
     proposals = open_proposals(root)
     pending = [{c: p[c] for c in RECIPE} for p in proposals if p["status"] in ("proposed", "accepted")]
     rng = np.random.default_rng(seed)
@@ -68,12 +74,14 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     if usable.height < MIN_OBSERVATIONS:
         notes.append(f"the lake has {usable.height} cells with a recipe and cycles (fewer than "
                      f"{MIN_OBSERVATIONS}): a space-filling batch (Latin hypercube), no model predictions")
-    surrogates = None
+    surrogates, reliance, learnt = None, None, usable
     if usable.height >= MIN_OBSERVATIONS:
         previous, skipped = _previous(root, objectives)
         notes += skipped
-        surrogates = fit_surrogates(usable, targets_of(objectives), previous=previous)
-    chosen, surrogates = suggest(usable, space, objectives, n, rng=rng, pending=pending, replicates=replicates,
+        learnt, reliance = _learnt(root, usable, objectives, seed)
+        notes.append(reliance.describe())
+        surrogates = fit_surrogates(learnt, targets_of(objectives), previous=previous)
+    chosen, surrogates = suggest(learnt, space, objectives, n, rng=rng, pending=pending, replicates=replicates,
                                  surrogates=surrogates)
     chosen = [replace(s, params=space.makeable(s.params)) if s.kind != "replicate" else s for s in chosen]
     st = studies.open_study(studies.storage(root, storage), study or studies.study_name(objectives), objectives)
@@ -85,14 +93,15 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     try:
         with store.writer(root, "propose") as w:
             trained = [registry.Trained(s, registry.model_row(s, t, "gp", {"gp": s.cv_metrics_}, w.version - 1,
-                                                              registry.input_importance(s, usable)))
+                                                              registry.input_importance(s, learnt)))
                        for t, s in surrogates.items()]
             model_ids = ",".join(t.row["model_id"] for t in trained)
             rows = []
             for i, s in enumerate(chosen, start=1):
                 pid = f"P{w.version:04d}-{i:02d}"
                 trials.append(studies.ask(st, s.params, {"proposal_id": pid, "kind": s.kind}))
-                rows.append(_record(pid, st.study_name, trials[-1].number, s, objectives, model_ids or None))
+                rows.append(_record(pid, st.study_name, trials[-1].number, s, objectives, model_ids or None,
+                                    reliance))
             if trained:
                 registry.register(root, trained, writer=w)
             w.insert("proposal_records", pa.Table.from_pylist(rows))
@@ -103,13 +112,33 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     except BaseException:
         studies.fail(st, trials)
         raise
-    return Batch(rows, notes, w.version)
+    return Batch(rows, notes, w.version, reliance)
 
 
 def _usable(frame: pl.DataFrame) -> pl.DataFrame:
     """The cells a campaign learns from: a recipe (a blank optional value, e.g. a paper's densification, is
     imputed by the models, not a reason to drop the cell) and cycles."""
     return frame.filter(recipe.has_recipe() & pl.col("cycles_tested").is_not_null())
+
+
+def _check_after(frame: pl.DataFrame, after_cycles: int) -> None:
+    if not isinstance(after_cycles, int) or isinstance(after_cycles, bool) or after_cycles < 0:
+        raise UsageError("the cycles to wait for must be a whole number.", argument="--after-cycles",
+                         expected=">= 0", found=after_cycles)
+    live = frame.filter(pl.Series(running(frame)) & (pl.col("cycles_tested") < after_cycles))
+    if live.height:
+        early = ", ".join(f"{c} ({t})" for c, t in zip(live["cell_id"][:5], live["cycles_tested"][:5]))
+        raise InputError(f"{live.height} running cell(s) have run fewer cycles than the campaign waits for: "
+                         f"{early}{' …' if live.height > 5 else ''}; propose again later, or lower --after-cycles.",
+                         argument="--after-cycles", expected=f"every running cell at >= {after_cycles} cycles",
+                         found=f"{int(live['cycles_tested'].min())} cycles")
+
+
+def _learnt(root: Path, usable: pl.DataFrame, objectives: list[Objective], seed: int | None
+            ) -> tuple[pl.DataFrame, Reliance]:
+    """The cells as the models learn them: each running cell's censored values sharpened by what its first cycles
+    say (optimizer/running.py), and what that relied on."""
+    return sharpen(usable, cycles_frame(root), targets_of(objectives), seed=seed or 0)
 
 
 def _previous(root: Path, objectives: list[Objective]) -> tuple[dict, list[str]]:
@@ -132,13 +161,18 @@ def _previous(root: Path, objectives: list[Objective]) -> tuple[dict, list[str]]
     return out, notes
 
 
-def _record(pid: str, study_name: str, trial: int, s, objectives: list[Objective], model_ids) -> dict:
+def _record(pid: str, study_name: str, trial: int, s, objectives: list[Objective], model_ids,
+            reliance: Reliance | None) -> dict:
     first = s.predictions.get(objectives[0].name, {})
+    relied = {"finished_cells": reliance.finished, "running_cells": reliance.running,
+              "early_life_trusted": reliance.trusted, "reliance_json": json.dumps(reliance.record())
+              } if reliance else {}
     return {"proposal_id": pid, "study_name": study_name, "trial_number": trial, "kind": s.kind,
             **{c: s.params[c] for c in RECIPE}, "objective": label(objectives),
             "predicted_mean": first.get("mean"), "predicted_lo": first.get("lo"), "predicted_hi": first.get("hi"),
             "predictions_json": json.dumps(s.predictions) if s.predictions else None,
-            "acquisition": s.acquisition, "model_id": model_ids, "created_at": dt.datetime.now(dt.timezone.utc)}
+            "acquisition": s.acquisition, "model_id": model_ids, **relied,
+            "created_at": dt.datetime.now(dt.timezone.utc)}
 
 
 def _write_out(out: Path, rows: list[dict]) -> Path:
@@ -183,5 +217,7 @@ def best(root: Path, objective: str | None = None, top: int = 1) -> tuple[list[d
         raise InputError(f"too few measured cells to recommend: {usable.height} have a recipe and cycles; at "
                          f"least {MIN_OBSERVATIONS} are needed.", expected=f">= {MIN_OBSERVATIONS} cells",
                          found=usable.height)
-    surrogates = fit_surrogates(usable, targets_of(objectives))
-    return recommend(usable, surrogates, objectives)[:top], objectives
+    learnt, reliance = _learnt(Path(root), usable, objectives, 0)
+    surrogates = fit_surrogates(learnt, targets_of(objectives))
+    rows = recommend(usable, surrogates, objectives)[:top]       # measured values as measured, not as sharpened
+    return [{**row, "reliance": reliance} for row in rows], objectives

@@ -167,17 +167,20 @@ def _pairs(items, flag: str) -> list[tuple[str, str]]:
 
 
 def campaign_file(path: Path) -> dict:
-    """A campaign TOML file: tables bounds, fix, min, max; keys processes, objective, n, study."""
+    """A campaign TOML file: tables bounds, fix, min, max; keys processes, objective, n, study, after_cycles."""
     try:
         spec = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read the campaign file ({exc}).", file=str(path)) from None
-    unknown = set(spec) - {"bounds", "fix", "min", "max", "processes", "objective", "n", "study"}
+    keys = ("bounds", "fix", "min", "max", "processes", "objective", "n", "study", "after_cycles")
+    unknown = set(spec) - set(keys)
     if unknown:
-        raise InputError("unknown key in the campaign file.", file=str(path), expected="bounds, fix, min, "
-                         "max, processes, objective, n, study", found=sorted(unknown)[0])
-    if "n" in spec and (not isinstance(spec["n"], int) or isinstance(spec["n"], bool)):
-        raise InputError("n must be an integer.", file=str(path), column="n", expected="e.g. 4", found=spec["n"])
+        raise InputError("unknown key in the campaign file.", file=str(path), expected=", ".join(keys),
+                         found=sorted(unknown)[0])
+    for key, example in (("n", "e.g. 4"), ("after_cycles", "e.g. 50")):
+        if key in spec and (not isinstance(spec[key], int) or isinstance(spec[key], bool)):
+            raise InputError(f"{key} must be an integer.", file=str(path), column=key, expected=example,
+                             found=spec[key])
     return spec
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from lake import cycle_life
-from lake.cycle_life import SHORT
+from lake.cycle_life import SCHEDULED, SHORT
 from lake.errors import InputError
 from lake.recipe import BOUNDS, NAMES, PROCESSES, check as check_recipe
 
@@ -135,7 +135,9 @@ class CellResult:
 
     def end_of_test(self, n: int) -> str | None:
         """The end_of_test value of the row of cycle n (1-based)."""
-        return SHORT if self.ended_by_short and n == self.tested_cycles else None
+        if n != self.tested_cycles:
+            return None
+        return SHORT if self.ended_by_short else SCHEDULED
 
 
 def _arr(ea_j_mol: float, temperature_c: float) -> float:

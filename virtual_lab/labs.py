@@ -32,6 +32,7 @@ def life_row(res: CellResult, retention_cycles: Sequence[int] = ()) -> dict:
     row["short_cycle"] = rule["short_cycle"]
     row["initial_areal_capacity_mah_cm2"] = rule["baseline"] * r.loading_mg_cm2 / 1000
     row["last_retention_frac"] = rule["last_retention_frac"]
+    row["test_ended"] = True                              # a simulated test has run its course
     for c in retention_cycles:
         row[f"retention_{c}"] = float(rule["retention"][c - 1]) if c <= n else None
     return row
@@ -73,7 +74,7 @@ FRAME_SCHEMA = {**{c: pl.String if c == "process" else pl.Float64 for c in RECIP
                 "cycles_tested": pl.Int64, "cycles_to_80": pl.Int64, "censored_80": pl.Boolean,
                 "cycles_to_70": pl.Int64, "censored_70": pl.Boolean, "cycles_to_50": pl.Int64,
                 "censored_50": pl.Boolean, "short_cycle": pl.Int64, "initial_areal_capacity_mah_cm2": pl.Float64,
-                "last_retention_frac": pl.Float64}
+                "last_retention_frac": pl.Float64, "test_ended": pl.Boolean}
 
 
 def frame_of(rows: Sequence[dict]) -> pl.DataFrame:

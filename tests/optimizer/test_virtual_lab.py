@@ -166,10 +166,13 @@ def test_timeseries_csv_and_templates_are_reproducible(tmp_path):
     assert all(float(c["discharge_capacity_mah_g"]) > 0 and 0 < float(c["coulombic_efficiency_frac"]) <= 1
                for c in ran)
     # a cell that shorted (seed 9 makes two): its last row is the cycle it shorted in, nothing discharged there,
-    # marked as the lab knows it
+    # marked as the lab knows it; every other test ends `scheduled` on its last row
     with open(vl.write_templates(tmp_path / "shorts", 12, seed=9, n_cycles=100)[1], newline="") as fh:
-        shorts = [c for c in csv.DictReader(fh) if c["end_of_test"]]
+        ends = [c for c in csv.DictReader(fh) if c["end_of_test"]]
+    shorts = [c for c in ends if c["end_of_test"] == "short"]
     results = dict(vl.campaign_results(12, 9, 100))
+    assert [(c["cell_id"], int(c["cycle_index"])) for c in ends] == [
+        (cid, r.tested_cycles) for cid, r in results.items()]
     assert [(c["cell_id"], int(c["cycle_index"])) for c in shorts] == [
         (cid, r.short_cycle) for cid, r in results.items() if r.ended_by_short]
     assert len(shorts) == 2 and all(c["end_of_test"] == "short" and float(c["discharge_capacity_mah_g"]) == 0
