@@ -7,7 +7,9 @@ observation: its loss by cycle N is at least its loss so far. Early on that boun
 sharpens it: trained on the lake's cells whose outcome is known, it predicts the outcome from the recipe plus the
 first n cycles (the features of analytics/early_life.py: coulombic-efficiency deficit, fade, fade rate), and the
 campaign's models then learn the running cell at E[y | y > bound] under that prediction (a normal with the early
-model's calibrated sd) — where they would otherwise take it under their own recipe-only prediction.
+model's calibrated sd) — where they would otherwise take it under their own recipe-only prediction. A test stopped
+before cycle N (ended by the lab's plan or aborted) is read the same way for `retention_N`; for cycles-to-X only
+running cells are, as an ended test past every training cell's life would ask the early model to extrapolate.
 
 n is the longest of RUNGS the cell has completed for which at least MIN_CELLS cells with a known outcome have n
 cycles too; with fewer the cell stays a plain censored observation. An early model counts as trustworthy when it
@@ -40,7 +42,7 @@ class EarlyLife:
     cells: int                      # cells it learnt from (outcome known, n cycles run)
     coverage: float | None          # cross-validated share of them inside their 90 % interval
     rmse: float | None              # cross-validated RMSE on the model scale (log10)
-    running_cells: int              # running cells whose value it predicted
+    predicted: int                  # unfinished cells (running, or stopped before cycle N) it predicted
 
     @property
     def trusted(self) -> bool:
@@ -52,7 +54,7 @@ class EarlyLife:
         why = "" if self.trusted else (
             f": not yet trustworthy (fewer than {TRUSTED_CELLS} cells)" if self.cells < TRUSTED_CELLS else
             f": not yet trustworthy (coverage outside {TRUSTED_COVERAGE[0]}-{TRUSTED_COVERAGE[1]})")
-        return (f"{self.target} of {self.running_cells} running cells from their first {self.cycles} cycles "
+        return (f"{self.target} of {self.predicted} unfinished cells from their first {self.cycles} cycles "
                 f"(early-life model of {self.cells} cells, CV 90 % coverage {cov}){why}")
 
 
@@ -103,14 +105,15 @@ def sharpen(frame: pl.DataFrame, cycles: pl.DataFrame, targets, seed: int = 0
         if not (name.startswith("cycles_to_") or tgt.retention_cycle):
             continue
         y, cens, usable = target_values(frame, tgt)
-        todo = live & cens & usable
+        todo = (live | bool(tgt.retention_cycle)) & cens & usable       # see the module doc
+        sharpened = todo.copy()
         tested = frame["cycles_tested"].fill_null(0).to_numpy()
         values = y.copy()
         for n in sorted(RUNGS, reverse=True):
             pick = todo & (tested >= n)
             if not pick.any():
                 continue
-            got = _early_prediction(frame, cycles, tgt, n, ~todo & usable, pick, seed)
+            got = _early_prediction(frame, cycles, tgt, n, ~sharpened & usable, pick, seed)
             if got is None:
                 continue
             rows, mean, sd, model = got
@@ -118,7 +121,7 @@ def sharpen(frame: pl.DataFrame, cycles: pl.DataFrame, targets, seed: int = 0
             todo[rows] = False
             used.append(EarlyLife(name, n, model.n_cells_, model.cv_metrics_.get("interval_coverage_90"),
                                   model.cv_metrics_.get("rmse_uncensored"), len(rows)))
-        done = live & cens & usable & ~todo
+        done = sharpened & ~todo
         if done.any():
             frame = _set_measured(frame, tgt, done, values)
     return frame, Reliance(int((~live & _has_cycles(frame)).sum()), int(live.sum()), tuple(used))

@@ -60,7 +60,7 @@ def test_running_cells_are_read_from_their_first_cycles(half_run):
     learnt, reliance = running.sharpen(frame, cycles_frame(root), ("initial_areal_capacity", "retention_100"))
     assert (reliance.finished, reliance.running) == (56, 4)
     (early,) = reliance.early_life
-    assert early.target == "retention_100" and early.cycles == 50 and early.running_cells == 4
+    assert early.target == "retention_100" and early.cycles == 50 and early.predicted == 4
     assert early.cells >= running.MIN_CELLS
     tgt = target("retention_100")
     y0, cens0, _ = target_values(with_extrapolated_loss(frame, ("retention_100",)), tgt)
