@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from models.features import cell_frame
 from optimizer import study as studies
 from optimizer.acquisition import MIN_OBSERVATIONS, fit_surrogates, recommend, suggest
 from optimizer.objectives import Objective, label, parse, targets_of
-from optimizer.running import Reliance, running, sharpen
+from optimizer.running import Reliance, not_worth_running, running, sharpen
 from optimizer.space import Space
 
 TRANSITIONS = {"accepted": ("proposed",), "rejected": ("proposed", "accepted")}
@@ -43,6 +43,7 @@ class Batch:
     notes: list[str]
     lake_version: int
     reliance: Reliance | None = None
+    not_worth_running: list[tuple[str, float]] = field(default_factory=list)   # (cell_id, chance to beat the best)
 
 
 def _frame(root: Path, objectives: list[Objective]) -> pl.DataFrame:
@@ -84,6 +85,10 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     chosen, surrogates = suggest(learnt, space, objectives, n, rng=rng, pending=pending, replicates=replicates,
                                  surrogates=surrogates)
     chosen = [replace(s, params=space.makeable(s.params)) if s.kind != "replicate" else s for s in chosen]
+    stops = _not_worth_running(usable, reliance, surrogates, objectives)
+    if stops:
+        notes.append("running cells unlikely to beat the best recipe (ending their tests frees their channels): "
+                     + ", ".join(f"{c} ({p:.2f})" for c, p in stops))
     st = studies.open_study(studies.storage(root, storage), study or studies.study_name(objectives), objectives)
     synced = studies.sync(st, objectives, frame, proposals)
     if any(synced.values()):
@@ -112,7 +117,7 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     except BaseException:
         studies.fail(st, trials)
         raise
-    return Batch(rows, notes, w.version, reliance)
+    return Batch(rows, notes, w.version, reliance, stops)
 
 
 def _usable(frame: pl.DataFrame) -> pl.DataFrame:
@@ -132,6 +137,14 @@ def _check_after(frame: pl.DataFrame, after_cycles: int) -> None:
                          f"{early}{' …' if live.height > 5 else ''}; propose again later, or lower --after-cycles.",
                          argument="--after-cycles", expected=f"every running cell at >= {after_cycles} cycles",
                          found=f"{int(live['cycles_tested'].min())} cycles")
+
+
+def _not_worth_running(usable, reliance, surrogates, objectives) -> list[tuple[str, float]]:
+    """Running cells whose first cycles say they will not beat the best believed recipe (optimizer/running.py)."""
+    if not reliance or not reliance.predicted or not surrogates:
+        return []
+    top = recommend(usable, surrogates, objectives[:1])
+    return not_worth_running(usable, reliance, objectives[0], top[0]["belief"]) if top else []
 
 
 def _learnt(root: Path, usable: pl.DataFrame, objectives: list[Objective], seed: int | None

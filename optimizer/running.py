@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import polars as pl
+from scipy.stats import norm
 
 from models.early import early_features, estimator as early_estimator
 from models.features import from_model_scale, target, target_values
@@ -32,6 +33,7 @@ RUNGS = (25, 50, 100, 200)          # cycles after which a running cell's first 
 MIN_CELLS = 8                       # cells with a known outcome an early model needs before it is used
 TRUSTED_CELLS = 15
 TRUSTED_COVERAGE = (0.80, 0.97)
+STOP_BELOW = 0.05                   # a running cell with a smaller chance of beating the best is not worth its channel
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,12 @@ class EarlyLife:
 
 @dataclass(frozen=True)
 class Reliance:
-    """What a batch learnt from: finished and running cells, and the early-life models that read the running ones."""
+    """What a batch learnt from: finished and running cells, and the early-life models that read the running ones
+    (``predicted``: per unfinished cell read, its cell_id, target, and model-scale mean and sd)."""
     finished: int
     running: int
     early_life: tuple[EarlyLife, ...] = ()
+    predicted: tuple[dict, ...] = ()
 
     @property
     def trusted(self) -> bool | None:
@@ -99,7 +103,7 @@ def sharpen(frame: pl.DataFrame, cycles: pl.DataFrame, targets, seed: int = 0
     coulombic_efficiency_frac of the lake's cells (models.early.cycles_frame)."""
     frame = with_extrapolated_loss(frame, targets)
     live = running(frame)
-    used = []
+    used, predicted = [], []
     for name in targets:
         tgt = target(name)
         if not (name.startswith("cycles_to_") or tgt.retention_cycle):
@@ -118,13 +122,37 @@ def sharpen(frame: pl.DataFrame, cycles: pl.DataFrame, targets, seed: int = 0
                 continue
             rows, mean, sd, model = got
             values[rows] = np.maximum(y[rows], truncated_mean(mean, sd, y[rows]))
+            predicted += [{"cell_id": frame["cell_id"][int(i)], "target": name, "mean": float(m), "sd": float(d)}
+                          for i, m, d in zip(rows, mean, sd)]
             todo[rows] = False
             used.append(EarlyLife(name, n, model.n_cells_, model.cv_metrics_.get("interval_coverage_90"),
                                   model.cv_metrics_.get("rmse_uncensored"), len(rows)))
         done = sharpened & ~todo
         if done.any():
             frame = _set_measured(frame, tgt, done, values)
-    return frame, Reliance(int((~live & _has_cycles(frame)).sum()), int(live.sum()), tuple(used))
+    return frame, Reliance(int((~live & _has_cycles(frame)).sum()), int(live.sum()), tuple(used), tuple(predicted))
+
+
+def not_worth_running(frame: pl.DataFrame, reliance: Reliance, objective, incumbent: float) -> list[tuple[str, float]]:
+    """Running cells whose own outcome, as their first cycles predict it, beats ``incumbent`` (the objective's best
+    believed value among measured recipes) with a probability below STOP_BELOW: (cell_id, that probability).
+    Ending such a test frees its channel for a recipe that can still win. `delivered_capacity:N` only: the cell's
+    outcome is its measured areal capacity x (1 - its loss by N), the loss from the early-life prediction."""
+    if objective.n_cycles is None or not reliance.predicted:
+        return []
+    name = f"retention_{objective.n_cycles}"
+    live = set(frame.filter(pl.Series(running(frame)))["cell_id"].to_list())
+    areal = dict(zip(frame["cell_id"].to_list(), frame["initial_areal_capacity_mah_cm2"].to_list()))
+    out = []
+    for p in reliance.predicted:
+        a = areal.get(p["cell_id"])
+        if p["target"] != name or p["cell_id"] not in live or a is None:
+            continue
+        need = 1.0 - incumbent / a                          # the largest loss by N with which it still wins
+        chance = float(norm.cdf((np.log10(need) - p["mean"]) / max(p["sd"], 1e-9))) if need > 0 else 0.0
+        if chance < STOP_BELOW:
+            out.append((p["cell_id"], chance))
+    return sorted(out)
 
 
 def _early_prediction(frame, cycles, tgt, n, train_mask, pick_mask, seed):

@@ -16,7 +16,7 @@ from lake.errors import InputError
 from models.early import cycles_frame
 from models.features import cell_frame, target, target_values
 from optimizer import running
-from optimizer.objectives import with_extrapolated_loss
+from optimizer.objectives import parse, with_extrapolated_loss
 from optimizer.proposals import best, propose
 from virtual_lab.lab import write_templates
 
@@ -81,6 +81,8 @@ def test_propose_records_what_it_relied_on(half_run):
     record = json.loads(rows[0]["reliance_json"])
     assert record["early_life"][0]["cycles"] == 50
     assert rows[0]["early_life_trusted"] == record["early_life"][0]["trusted"]
+    assert {c for c, _ in batch.not_worth_running} <= set(ids)
+    assert all(p < running.STOP_BELOW for _, p in batch.not_worth_running)
     top, _ = best(root, OBJECTIVE)
     assert top[0]["reliance"].running == 4
 
@@ -109,3 +111,19 @@ def test_the_campaign_rule_refuses_to_propose_early_and_writes_nothing(half_run)
                           "--after-cycles", str(CUT + 1)], capture_output=True, text=True)
     assert cli.returncode == 1 and "Traceback" not in cli.stderr
     assert "--after-cycles" in cli.stderr and "propose again later" in cli.stderr
+
+
+def test_a_running_cell_that_cannot_win_is_not_worth_its_channel(half_run):
+    root, ids, _ = half_run
+    frame = cell_frame(root, (100,))
+    a, b = ids[:2]
+    areal = dict(zip(frame["cell_id"], frame["initial_areal_capacity_mah_cm2"]))
+    # a will lose ~90 % of its capacity by cycle 100, b ~1 %; the best believed recipe delivers half of b's
+    predicted = ({"cell_id": a, "target": "retention_100", "mean": np.log10(0.9), "sd": 0.05},
+                 {"cell_id": b, "target": "retention_100", "mean": np.log10(0.01), "sd": 0.05})
+    reliance = running.Reliance(56, 4, (), predicted)
+    objective = parse(OBJECTIVE)[0]
+    stops = running.not_worth_running(frame, reliance, objective, incumbent=0.5 * areal[b])
+    assert [c for c, _ in stops] == ([a] if areal[a] * 0.1 < 0.5 * areal[b] else [])
+    assert all(p < running.STOP_BELOW for _, p in stops)
+    assert running.not_worth_running(frame, reliance, parse("cycle_life")[0], 1.0) == []
