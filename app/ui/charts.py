@@ -141,6 +141,9 @@ def outcome(short_cycle, censored_80) -> str:
     return "still above 80 %" if censored_80 else "fell below 80 %"
 
 
+TIME_AXIS_PX = 30      # room for the y labels of stacked time charts, so their x axes line up
+
+
 def _utc(column: str, domain: list[str], title: str | None) -> alt.X:
     return alt.X(f"{column}:T", title=title, scale=alt.Scale(type="utc", domain=domain),
                  axis=alt.Axis(format="%Y-%m-%d"))
@@ -164,7 +167,7 @@ def campaign_chart(spans: pd.DataFrame, batches: pd.DataFrame, color_by: str, do
                  range=["#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"])))
     bars = alt.Chart(spans).mark_bar(height={"band": 0.8}, stroke="black", strokeWidth=0.3).encode(
         x=_utc("started_at", domain, "date (UTC)"), x2="last_cycle_ended_at:T",
-        y=alt.Y("channel:O", title="cycler channel (lane)"), color=color,
+        y=alt.Y("channel:O", title="cycler channel (lane)", axis=alt.Axis(minExtent=TIME_AXIS_PX)), color=color,
         opacity=alt.Opacity("test:N", title="test", scale=alt.Scale(
             domain=["ended (end_of_test)", "no end recorded (may run)"], range=[0.95, 0.55])),
         tooltip=["cell_id", "process", "outcome", "cycles_run", alt.Tooltip("cycle_hours", format=".1f"),
@@ -175,11 +178,13 @@ def campaign_chart(spans: pd.DataFrame, batches: pd.DataFrame, color_by: str, do
         rules = alt.Chart(batches).mark_rule(color="black", strokeDash=[4, 3]).encode(
             x="created_at:T", tooltip=[alt.Tooltip("created_at:T", format="%Y-%m-%d %H:%M", title="proposed at"),
                                        "proposals", "lake_version"])
-        labels = alt.Chart(batches).mark_text(align="left", dx=3, dy=-4, baseline="bottom").encode(
+        labels = alt.Chart(batches).mark_text(align="right", dx=-3, dy=-4, baseline="bottom").encode(
             x="created_at:T", y=alt.value(0), text="label:N")
         layers += [rules, labels]
     lanes = int(spans["channel"].max()) if len(spans) else 1
-    return alt.layer(*layers).properties(height=max(160, 30 * lanes + 40))
+    legends_px = 70                    # below the plot, so its x axis lines up with the regret chart's
+    return alt.layer(*layers).properties(height=max(160, 30 * lanes + 40) + legends_px).configure_legend(
+        orient="bottom")
 
 
 def regret_so_far(tried: pd.DataFrame, true_values: list[float], optimum: float) -> pd.DataFrame:
@@ -197,7 +202,8 @@ def regret_chart(regret: pd.DataFrame, until, domain: list[str]) -> alt.Chart:
     steps = steps.assign(regret_pct=100 * steps["regret_frac"])
     return alt.Chart(steps).mark_line(interpolate="step-after", point=True).encode(
         x=_utc("at", domain, "date (UTC)"),
-        y=alt.Y("regret_pct:Q", title="regret (% of optimum)", scale=alt.Scale(zero=True)),
+        y=alt.Y("regret_pct:Q", title="regret (% of optimum)", scale=alt.Scale(zero=True),
+                axis=alt.Axis(minExtent=TIME_AXIS_PX)),
         tooltip=[alt.Tooltip("at:T", format="%Y-%m-%d", title="cell started"), "cell_id",
                  alt.Tooltip("true_value", format=".3f"), alt.Tooltip("best_so_far", format=".3f"),
                  alt.Tooltip("regret_pct", format=".1f")]).properties(height=220)
