@@ -22,6 +22,7 @@ from ingest.readers.templates import template_header
 from lake import store
 from lake.errors import InputError
 from virtual_lab import instruments as virtual_instruments, lab as virtual_lab
+from virtual_lab.cycler import cycler_schedule
 
 SEED_DOI = "10.1002/adfm.202305186"
 # (cell_id, process, loading, eca, figure, quantity, value, unit, at_cycle, note) — see design/seed-facts.md
@@ -37,7 +38,7 @@ SEED_ROWS = (
     ("An2023-PCA-thick", "in_situ_polymerized", 28.6, 0.05, "Fig. S14a", "discharge_capacity", 4.85,
      "mAh/cm2", 1, "> 160 mAh/g (4.85 mAh/cm2) at 0.2 C"),
 )
-TIMESERIES_CELLS = 4
+TIMESERIES_CELLS = 4     # their first cycles, on the campaign's clock (virtual_lab/cycler.py)
 SEED_PROTOCOL = {"temperature_c": 60, "voltage_max_v": 4.2, "voltage_min_v": 2.8, "c_rate": 0.1,
                  "electrolyte": "PEO-LiTFSI-LLZTO"}
 MEASURED_CELLS = 3        # in-situ EIS and a tomography volume: the worst-, middle- and best-contacted cells
@@ -69,8 +70,9 @@ def write_inputs(folder: Path, n_cells: int, seed: int) -> list[Path]:
     paths = [write_seed_literature(folder / "seed_an2023_literature.csv"),
              *virtual_lab.write_templates(folder, n_cells, seed)]
     results = virtual_lab.campaign_results(n_cells, seed)
+    starts = cycler_schedule(results)                     # the time series start when the cells.csv cells did
     for cell_id, result in _varied(results, TIMESERIES_CELLS):
-        table = virtual_lab.timeseries(result, n_cycles=3, seed=seed)
+        table = virtual_lab.timeseries(result, n_cycles=3, seed=seed, start_unix_s=starts[cell_id][0])
         paths.append(virtual_lab.write_timeseries_csv(table, folder / f"{cell_id}.bdf.csv"))
     for i, (cell_id, result) in enumerate(_varied(results, MEASURED_CELLS)):
         paths.append(virtual_instruments.write_peis_mpt(result, folder / f"{cell_id}.first-charge-peis.mpt",

@@ -4,7 +4,8 @@ Capacities and energies are summed over the steps of a cycle, each step contribu
 (max - min): right whether the vendor resets the counter every step (Neware, Maccor) or accumulates it over the
 test (BDF). Without capacity counters the current is integrated over time. Mean voltages are time-weighted over
 the samples with current of that sign. A file without a cycle column gets cycles inferred from the current: a
-charge step that follows a discharge step opens a new cycle.
+charge step that follows a discharge step opens a new cycle. A cycle ended at its last sample: `ended_at` is that
+sample's `unix_time_second` (UTC), null when the file logs only test time.
 
 Sums run in row order with numpy's reduceat, so the same file gives bit-identical summaries every time.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-METHOD_VERSION = "cycle_summary 1"
+METHOD_VERSION = "cycle_summary 2"
 NEEDED = ("test_time_second", "current_ampere", "voltage_volt", "cycle_count", "step_count", "step_index",
-          "charging_capacity_ah", "discharging_capacity_ah", "charging_energy_wh", "discharging_energy_wh")
+          "charging_capacity_ah", "discharging_capacity_ah", "charging_energy_wh", "discharging_energy_wh",
+          "unix_time_second")
 
 
 def can_summarise(table: pa.Table) -> bool:
@@ -23,7 +25,8 @@ def can_summarise(table: pa.Table) -> bool:
 
 
 def summarise_cycles(table: pa.Table) -> pa.Table:
-    """One row per cycle with capacities (mAh), energies (Wh), mean voltages (V) and coulombic efficiency."""
+    """One row per cycle with capacities (mAh), energies (Wh), mean voltages (V), coulombic efficiency and, when
+    the file has absolute times, when the cycle ended."""
     # an all-null column (e.g. step_count read back from Parquet of a file that had none) counts as absent
     col = {name: _values(table, name) for name in NEEDED
            if name in table.column_names and table[name].null_count < table.num_rows}
@@ -48,13 +51,15 @@ def summarise_cycles(table: pa.Table) -> pa.Table:
         "_t_chg": np.add.reduceat(np.where(charging, dt, 0.0), starts),
         "_v_dchg": np.add.reduceat(np.where(discharging, voltage * dt, 0.0), starts),
         "_t_dchg": np.add.reduceat(np.where(discharging, dt, 0.0), starts),
+        "_end_s": col["unix_time_second"][np.r_[starts[1:], n] - 1].astype(float) if "unix_time_second" in col
+        else np.full(len(starts), np.nan),
     }
     group_cycle = cycle[starts]
     valid = ~np.isnan(group_cycle.astype(float))
     order = np.argsort(group_cycle[valid], kind="stable")            # cycles in number order, steps in time order
     cycles_sorted = group_cycle[valid][order]
     firsts = np.flatnonzero(np.r_[True, cycles_sorted[1:] != cycles_sorted[:-1]])
-    sums = {k: np.add.reduceat(v[valid][order], firsts) for k, v in per_group.items()}
+    sums = {k: (np.fmax if k == "_end_s" else np.add).reduceat(v[valid][order], firsts) for k, v in per_group.items()}
     with np.errstate(invalid="ignore", divide="ignore"):
         out = {
             "cycle_index": cycles_sorted[firsts].astype(np.int64),
@@ -67,7 +72,11 @@ def summarise_cycles(table: pa.Table) -> pa.Table:
                                                   np.nan),
         }
     # NaN (no charge, say) becomes null; a mask, not from_pandas=True, which imports pandas (0.5 s per ingest)
-    return pa.table({k: pa.array(v, mask=np.isnan(v) if v.dtype.kind == "f" else None) for k, v in out.items()})
+    arrays = {k: pa.array(v, mask=np.isnan(v) if v.dtype.kind == "f" else None) for k, v in out.items()}
+    end_s = sums["_end_s"]
+    arrays["ended_at"] = pa.array(np.round(np.nan_to_num(end_s) * 1e6).astype(np.int64), pa.timestamp("us", "UTC"),
+                                  mask=np.isnan(end_s))
+    return pa.table(arrays)
 
 
 def _values(table: pa.Table, name: str) -> np.ndarray:

@@ -12,7 +12,7 @@ Every row of a catalog or bulk table carries `lake_version`, the commit that add
 """
 from __future__ import annotations
 
-from lake import cycle_life, recipe
+from lake import cycle_life, recipe, timeline
 from lake.schema_derived import DERIVE_RUNS, DERIVED
 from lake.schema_types import CELL, SOURCE, VERSION, Column, Table, cols  # noqa: F401  (Column: the public type)
 
@@ -69,6 +69,9 @@ TABLES: tuple[Table, ...] = (
         ("mean_discharge_voltage_v", "DOUBLE", "V", "time-averaged voltage while discharging (from a cycler file)"),
         ("end_of_test", "VARCHAR", "", "how the test ended, on the row of the cycle in which it ended: "
          + "; ".join(f"{k} ({v})" for k, v in cycle_life.END_OF_TEST.items()) + "; null on other rows"),
+        ("ended_at", "TIMESTAMPTZ", "UTC", "when the cycle ended: its last sample's time in a cycler file that logs "
+         "absolute times (null when the file has only test time), or the cycles.csv column ended_at (ISO 8601; "
+         "without an offset read as UTC)"),
         ("extra_json", "VARCHAR", "", "unknown extra columns of the cycles.csv row, kept as JSON"),
         SOURCE, VERSION,
     ), key=("cell_id", "cycle_index")),
@@ -234,6 +237,17 @@ VIEWS: tuple[Table, ...] = (
         ("test_ended", "BOOLEAN", "", "true when a cycles row says how the test ended (end_of_test); false while "
          "the cell is still cycling (or its lab does not report the end)"),
     ), sql=cycle_life.LIFE_SQL),
+    Table("cell_spans", "view", "Per cell with cycle end times: its test in lab time, for a campaign's time line "
+          "(the rule: lake/timeline.py, which also assigns cells to display lanes).", cols(
+        CELL,
+        ("started_at", "TIMESTAMPTZ", "UTC", "estimated start: the first cycle's end minus cycle_hours"),
+        ("first_cycle_ended_at", "TIMESTAMPTZ", "UTC", "end of the cell's first cycle with a time"),
+        ("last_cycle_ended_at", "TIMESTAMPTZ", "UTC", "end of its last cycle with a time"),
+        ("cycle_hours", "DOUBLE", "h", "median time between consecutive cycle ends (null for a single cycle)"),
+        ("cycles_run", "BIGINT", "", "cycles rows of the cell"),
+        ("test_ended", "BOOLEAN", "", "true when a cycles row has end_of_test (else the test may still run)"),
+        ("end_of_test", "VARCHAR", "", "how the test ended (see cycles), null while none is recorded"),
+    ), sql=timeline.SPANS_SQL),
 )
 
 # Derived tables (`cathode derive`, analytics) are declared in lake/schema_derived.py, appended here so this module

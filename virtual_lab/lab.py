@@ -21,6 +21,7 @@ from lake import cycle_life
 from lake.cycle_life import SCHEDULED, SHORT
 from lake.errors import InputError
 from lake.recipe import BOUNDS, NAMES, PROCESSES, check as check_recipe
+from virtual_lab.cycler import cycler_schedule, ended_at
 
 
 R0_OHM_CM2 = 20.0
@@ -273,7 +274,7 @@ def random_recipes(n: int, seed: int) -> list[Recipe]:
 
 CELLS_COLUMNS = tuple(c for c in NAMES if c not in ("proposal_id", "reference"))   # the cells.csv it writes
 CYCLES_COLUMNS = ("cell_id", "cycle_index", "discharge_capacity_mah_g", "charge_capacity_mah_g",
-                  "coulombic_efficiency_frac", "end_of_test")
+                  "coulombic_efficiency_frac", "end_of_test", "ended_at")
 
 
 def campaign_results(n_cells: int, seed: int, n_cycles: int = 300) -> list[tuple[str, CellResult]]:
@@ -286,10 +287,12 @@ def campaign_results(n_cells: int, seed: int, n_cycles: int = 300) -> list[tuple
 
 def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], list[dict]]:
     """Make n_cells random cells and test each for n_cycles (or until it dies / shorts): cells and cycles rows (a
-    short is reported as the lab knows it: the cycle it happened in, `end_of_test = short`)."""
-    cells, cycles = [], []
-    for cid, res in campaign_results(n_cells, seed, n_cycles):
-        r = res.recipe
+    short is reported as the lab knows it: the cycle it happened in, `end_of_test = short`), each cycle with the time
+    it ended on the campaign's cycler (virtual_lab/cycler.py)."""
+    cells, cycles, results = [], [], campaign_results(n_cells, seed, n_cycles)
+    schedule = cycler_schedule(results)
+    for cid, res in results:
+        r, (start, cycle_s) = res.recipe, schedule[cid]
         cells.append({"cell_id": cid, **asdict(r), "voltage_min_v": VOLTAGE_MIN_V,
                       "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
@@ -299,7 +302,8 @@ def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], 
                        res.coulombic_efficiency_frac.tolist())
         cycles.extend({"cell_id": cid, "cycle_index": n + 1, "discharge_capacity_mah_g": dis[n],
                        "charge_capacity_mah_g": ch[n], "coulombic_efficiency_frac": ce[n],
-                       "end_of_test": res.end_of_test(n + 1)} for n in range(res.tested_cycles))
+                       "end_of_test": res.end_of_test(n + 1), "ended_at": ended_at(start, cycle_s, n + 1)}
+                      for n in range(res.tested_cycles))
     return cells, cycles
 
 

@@ -130,3 +130,80 @@ def label_image(slice2d: np.ndarray, labels: dict[str, int]) -> np.ndarray:
     for name, value in labels.items():
         rgb[slice2d == value] = colors.get(name, (255, 0, 255))
     return rgb
+
+
+def outcome(short_cycle, censored_80) -> str:
+    """A cell's outcome so far, from the lake's cell_life: shorted, fell below 80 %, or still above it."""
+    if pd.notna(short_cycle):
+        return "shorted"
+    if pd.isna(censored_80):
+        return "no capacity data"
+    return "still above 80 %" if censored_80 else "fell below 80 %"
+
+
+TIME_AXIS_PX = 30      # room for the y labels of stacked time charts, so their x axes line up
+
+
+def _utc(column: str, domain: list[str], title: str | None) -> alt.X:
+    return alt.X(f"{column}:T", title=title, scale=alt.Scale(type="utc", domain=domain),
+                 axis=alt.Axis(format="%Y-%m-%d"))
+
+
+def time_domain(*columns: pd.Series) -> list[str]:
+    """One x range covering every given time column, so stacked time charts line up (ISO 8601 text: Vega-Lite
+    ignores a numeric domain on a single-layer time axis)."""
+    times = pd.concat([pd.to_datetime(c, utc=True) for c in columns if len(c)])
+    return [times.min().isoformat(), times.max().isoformat()]
+
+
+def campaign_chart(spans: pd.DataFrame, batches: pd.DataFrame, color_by: str, domain: list[str]) -> alt.LayerChart:
+    """Cells on cycler lanes over lab time (a bar from a cell's start to its last cycle; lighter while no end of test
+    is recorded), with a rule where each proposal batch was made."""
+    spans = spans.assign(channel=spans["lane"] + 1,
+                         test=np.where(spans["test_ended"], "ended (end_of_test)", "no end recorded (may run)"))
+    color = (alt.Color("process:N", scale=PROCESS_COLORS, title="process") if color_by == "process" else
+             alt.Color("outcome:N", title="outcome", scale=alt.Scale(
+                 domain=["fell below 80 %", "still above 80 %", "shorted", "no capacity data"],
+                 range=["#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"])))
+    bars = alt.Chart(spans).mark_bar(height={"band": 0.8}, stroke="black", strokeWidth=0.3).encode(
+        x=_utc("started_at", domain, "date (UTC)"), x2="last_cycle_ended_at:T",
+        y=alt.Y("channel:O", title="cycler channel (lane)", axis=alt.Axis(minExtent=TIME_AXIS_PX)), color=color,
+        opacity=alt.Opacity("test:N", title="test", scale=alt.Scale(
+            domain=["ended (end_of_test)", "no end recorded (may run)"], range=[0.95, 0.55])),
+        tooltip=["cell_id", "process", "outcome", "cycles_run", alt.Tooltip("cycle_hours", format=".1f"),
+                 alt.Tooltip("started_at:T", format="%Y-%m-%d %H:%M"),
+                 alt.Tooltip("last_cycle_ended_at:T", format="%Y-%m-%d %H:%M"), "test"])
+    layers = [bars]
+    if len(batches):
+        rules = alt.Chart(batches).mark_rule(color="black", strokeDash=[4, 3]).encode(
+            x="created_at:T", tooltip=[alt.Tooltip("created_at:T", format="%Y-%m-%d %H:%M", title="proposed at"),
+                                       "proposals", "lake_version"])
+        labels = alt.Chart(batches).mark_text(align="right", dx=-3, dy=-4, baseline="bottom").encode(
+            x="created_at:T", y=alt.value(0), text="label:N")
+        layers += [rules, labels]
+    lanes = int(spans["channel"].max()) if len(spans) else 1
+    legends_px = 70                    # below the plot, so its x axis lines up with the regret chart's
+    return alt.layer(*layers).properties(height=max(160, 30 * lanes + 40) + legends_px).configure_legend(
+        orient="bottom")
+
+
+def regret_so_far(tried: pd.DataFrame, true_values: list[float], optimum: float) -> pd.DataFrame:
+    """In the order cells started: the best true value among the recipes tried so far and its regret, the shortfall
+    from the optimum as a fraction of it (rows without a true value are skipped)."""
+    rows = tried.assign(true_value=true_values).dropna(subset=["true_value"]).sort_values(["started_at", "cell_id"])
+    best = rows["true_value"].cummax()
+    return pd.DataFrame({"at": rows["started_at"], "cell_id": rows["cell_id"], "true_value": rows["true_value"],
+                         "best_so_far": best, "regret_frac": (optimum - best) / optimum}).reset_index(drop=True)
+
+
+def regret_chart(regret: pd.DataFrame, until, domain: list[str]) -> alt.Chart:
+    """Regret of the best recipe tried so far over lab time, a step at each cell's start, held until ``until``."""
+    steps = pd.concat([regret, regret.tail(1).assign(at=pd.Timestamp(until), cell_id="(held)")], ignore_index=True)
+    steps = steps.assign(regret_pct=100 * steps["regret_frac"])
+    return alt.Chart(steps).mark_line(interpolate="step-after", point=True).encode(
+        x=_utc("at", domain, "date (UTC)"),
+        y=alt.Y("regret_pct:Q", title="regret (% of optimum)", scale=alt.Scale(zero=True),
+                axis=alt.Axis(minExtent=TIME_AXIS_PX)),
+        tooltip=[alt.Tooltip("at:T", format="%Y-%m-%d", title="cell started"), "cell_id",
+                 alt.Tooltip("true_value", format=".3f"), alt.Tooltip("best_so_far", format=".3f"),
+                 alt.Tooltip("regret_pct", format=".1f")]).properties(height=220)

@@ -6,6 +6,7 @@ The recipe's own rules are not here: they live in lake.recipe (`validate`).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import polars as pl
 from ingest.limits import check_text_columns
 from ingest.readers.text import head_lines, utf8_source
 from lake.errors import InputError
+
+ISO_EXAMPLE = "2025-03-01T14:30:00Z or 2025-03-01 16:30:00+02:00"
 
 
 def header_names(head: bytes) -> list[str]:
@@ -53,6 +56,25 @@ def numbers(frame: pl.DataFrame, path: Path, names) -> pl.DataFrame:
             raise InputError("not a number.", file=str(path), row=bad["_row"][0], column=name,
                              expected="a number", found=bad[name][0])
         frame = frame.with_columns(parsed.alias(name))
+    return frame
+
+
+def utc_times(frame: pl.DataFrame, path: Path, names) -> pl.DataFrame:
+    """``names`` (those present) parsed as ISO 8601 dates and times in UTC (a value without an offset is UTC), or
+    an error naming the first value that is not one."""
+    for name in names:
+        if name not in frame.columns:
+            continue
+        parsed = []
+        for row, text in zip(frame["_row"], frame[name]):
+            try:
+                when = None if text is None else dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise InputError("not an ISO 8601 date and time.", file=str(path), row=row, column=name,
+                                 expected=f"e.g. {ISO_EXAMPLE} (without an offset: UTC)", found=text) from None
+            parsed.append(when if when is None or when.tzinfo is None else when.astimezone(dt.timezone.utc))
+        frame = frame.with_columns(pl.Series(name, [None if w is None else w.replace(tzinfo=None) for w in parsed],
+                                             dtype=pl.Datetime("us")).dt.replace_time_zone("UTC"))
     return frame
 
 

@@ -2,7 +2,8 @@
 
 A cells.csv is checked by the recipe's one validator (lake.recipe.validate: required columns, numbers, loading > 0,
 fractions within 0-1, a known process, physical ranges), then for duplicate cell ids; a cycles.csv column-wise
-here. Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row is row 2.
+here (its optional ended_at: ISO 8601, read as UTC without an offset). Rows are numbered as a spreadsheet shows
+them: the header is row 1, the first data row is row 2.
 Cross-file rules (a cycles.csv cell known to the lake) are the pipeline's, which sees the lake.
 """
 from __future__ import annotations
@@ -13,7 +14,8 @@ import polars as pl
 
 from ingest.readers import Reading, register
 from ingest.readers.literature import LITERATURE_COLUMNS
-from ingest.readers.tabular import check, extra_json, header_names, load, numbers, required_values, unique
+from ingest.readers.tabular import (check, extra_json, header_names, load, numbers, required_values, unique,
+                                    utc_times)
 from lake import recipe
 from lake.cycle_life import END_OF_TEST
 from lake.errors import InputError
@@ -22,13 +24,14 @@ CYCLES_REQUIRED = ("cell_id", "cycle_index")
 CYCLES_CAPACITY = ("discharge_capacity_mah_g", "discharge_capacity_mah")
 CYCLES_OPTIONAL = ("charge_capacity_mah_g", "charge_capacity_mah", "coulombic_efficiency_frac")
 CYCLES_TEXT = ("end_of_test",)            # on the row of the cycle in which the test ended (lake.cycle_life)
+CYCLES_TIME = ("ended_at",)               # when the cycle ended, ISO 8601 (no offset = UTC); lab time for the app
 
 
 def template_header(kind: str) -> str:
     """The CSV header a lab fills in: required columns first, then the optional ones."""
     columns = {"cells": recipe.NAMES,
-               "cycles": CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL,   # as lab-templates.md (not yet
-               # listing end_of_test, which a lab adds when a test ended by a short)
+               "cycles": CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL + CYCLES_TIME,   # as lab-templates.md
+               # (not listing end_of_test, which a lab adds when a test ended by a short)
                "literature": LITERATURE_COLUMNS + recipe.REQUIRED[1:]}[kind]
     return ",".join(columns)
 
@@ -65,7 +68,7 @@ def read_cycles(path: Path, **options) -> Reading:
         raise InputError("missing capacity column.", file=str(path), expected=" or ".join(CYCLES_CAPACITY),
                          found=", ".join(c for c in frame.columns if c != "_row"))
     names = [c for c in CYCLES_CAPACITY + CYCLES_OPTIONAL if c in frame.columns]
-    frame = numbers(frame, path, ("cycle_index",) + tuple(names))
+    frame = utc_times(numbers(frame, path, ("cycle_index",) + tuple(names)), path, CYCLES_TIME)
     required_values(frame, path, CYCLES_REQUIRED)
     check(frame, path, "cycle_index", (pl.col("cycle_index") >= 1) & (pl.col("cycle_index").round() ==
                                                                      pl.col("cycle_index")), "an integer >= 1")
@@ -84,7 +87,7 @@ def read_cycles(path: Path, **options) -> Reading:
             raise InputError("a test ends once: second end_of_test for the cell.", file=str(path),
                              row=again["_row"][1], column="end_of_test",
                              expected="end_of_test on one row per cell", found=again["end_of_test"][1])
-    known = set(CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL + CYCLES_TEXT) | {"_row"}
+    known = set(CYCLES_REQUIRED + CYCLES_CAPACITY + CYCLES_OPTIONAL + CYCLES_TEXT + CYCLES_TIME) | {"_row"}
     frame = frame.with_columns(pl.col("cycle_index").cast(pl.Int64), extra_json=extra_json(frame, known))
     cycles = frame.select([c for c in frame.columns if c in known and c != "_row"] + ["extra_json"])
     return Reading({"cycles": cycles.to_arrow()}, {"rows": frame.height})

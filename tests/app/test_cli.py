@@ -76,7 +76,7 @@ def test_template_prints_the_headers(cli):
     assert cli("template", "cells")[1].startswith("cell_id,process,loading_mg_cm2,eca_wt_frac")
     assert cli("template", "cycles")[1].strip() == ("cell_id,cycle_index,discharge_capacity_mah_g,"
                                                    "discharge_capacity_mah,charge_capacity_mah_g,charge_capacity_mah,"
-                                                   "coulombic_efficiency_frac")
+                                                   "coulombic_efficiency_frac,ended_at")
 
 
 def test_the_environment_variable_names_the_lake(tmp_path):

@@ -229,6 +229,13 @@ def test_models_and_optimizer(page, server, tmp_path):
     _shot(page, tmp_path, "models")
     _open(page, server, "optimizer", "Optimizer")
     expect(page.get_by_text("measured cells are on the front")).to_be_visible()
+    expect(page.get_by_role("heading", name="Campaign in lab time")).to_be_visible()
+    expect(_chart(page, "cycler channel (lane)")).to_be_visible()
+    expect(page.get_by_text("best recipe tried so far, true value from the simulator")).to_be_visible()
+    expect(_chart(page, "regret (% of optimum)")).to_be_visible()
+    page.get_by_text("outcome", exact=True).click()                  # colour the cells by outcome
+    _settled(page)
+    expect(_chart(page, "fell below 80 %")).to_be_visible()
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("[data-testid='stAlert']").filter(has_text=re.compile("is now rejected|not have it yet"))
            ).to_be_visible()

@@ -138,7 +138,7 @@ def test_models(app):
 
 def test_optimizer(app, ui_lake):
     visit(app, "optimizer")
-    assert charts(app) == 2                      # Pareto front, proposal intervals
+    assert charts(app) == 4                      # Pareto front, campaign in lab time, regret, proposal intervals
     assert "on the front" in texts(app.caption)
     first = store.query(ui_lake, "SELECT min(proposal_id) AS p FROM proposals")["p"][0].as_py()
     app.selectbox(key="opt_pick").set_value(first)
@@ -147,6 +147,38 @@ def test_optimizer(app, ui_lake):
     assert f"{first} is now accepted." in texts(app.success)
     status = store.query(ui_lake, "SELECT status FROM proposals WHERE proposal_id = ?", [first])["status"][0]
     assert status.as_py() == "accepted"
+
+
+def test_optimizer_shows_the_campaign_in_lab_time(app, ui_lake):
+    """The demo's 40 cells on its cycler's 8 channels, each proposal batch as a marker, and (a virtual-lab lake) the
+    regret of the best recipe tried so far, from the simulator's true values."""
+    visit(app, "optimizer")
+    assert "Campaign in lab time" in texts(app.subheader)
+    spans, batches = datasets(app.get("vega_lite_chart")[1])
+    assert spans.num_rows == UI_CELLS and max(spans["lane"].to_pylist()) + 1 == 8
+    assert batches["proposals"].to_pylist() == [4]
+    assert f"{UI_CELLS} cells on 8 lanes" in texts(app.caption)
+    assert "best recipe tried so far, true value from the simulator" in texts(app.markdown)
+    regret = datasets(app.get("vega_lite_chart")[2])[0]["regret_pct"].to_pylist()
+    assert regret == sorted(regret, reverse=True) and 0 <= regret[-1] < regret[0] <= 100
+    assert f"Now {regret[-1]:.1f} % short of it" in texts(app.caption)
+    app.radio(key="opt_time_color").set_value("outcome").run()
+    assert not app.exception
+    outcomes = {o for t in datasets(app.get("vega_lite_chart")[1]) if "outcome" in t.column_names
+                for o in t["outcome"].to_pylist()}
+    assert "shorted" in outcomes and "fell below 80 %" in outcomes
+
+
+def test_a_lake_without_cycle_times_says_so(tmp_path, monkeypatch):
+    from ingest.pipeline import ingest
+    from tests.conftest import CELLS_HEADER, CYCLES_HEADER, GOOD_CELLS, good_cycles, write_csv
+    root = store.init(tmp_path / "untimed")
+    ingest(root, [write_csv(tmp_path / "cells.csv", CELLS_HEADER, GOOD_CELLS),
+                  write_csv(tmp_path / "cycles.csv", CYCLES_HEADER, good_cycles())], progress=False)
+    monkeypatch.setenv("CATHODE_LAKE", str(root))
+    at = visit(AppTest.from_file(MAIN, default_timeout=TIMEOUT), "optimizer")
+    assert "No cycle end times in this lake yet" in texts(at.info)
+    assert charts(at) == 1                       # the Pareto front only
 
 
 def test_ingest_page(app):

@@ -78,6 +78,26 @@ def test_seven_cycles_and_the_barcode_names_the_cell(lake, samples):
     assert cycles[1]["discharge_capacity_mah"] == pytest.approx(4720.47, abs=0.01)
 
 
+def test_a_cycle_ends_at_its_last_sample_when_the_file_has_absolute_times(lake, samples):
+    """Neware logs the wall clock: each cycle's ended_at is the time of its last sample (UTC), so the cell has a
+    span; Maccor's export here has only test time: the cycles are there, their times null, and no span."""
+    path = samples / "neware_ndax" / "TESTCELL0001-B2-2025-M50T_NewareNDA_Investigation.ndax"
+    relative = samples / "maccor" / "PredictionDiagnostics_000151_test.052"
+    assert [o.status for o in ingest(lake, [path, relative], progress=False)] == ["ingested", "ingested"]
+    ended = store.query(lake, "SELECT cycle_index, epoch(ended_at) AS s FROM cycles WHERE cell_id = 'TESTCELL0001' "
+                              "ORDER BY 1").to_pylist()
+    last = store.query(lake, """SELECT cycle_count, arg_max(unix_time_second, test_time_second) AS s
+        FROM timeseries WHERE cell_id = 'TESTCELL0001' GROUP BY 1 ORDER BY 1""").to_pylist()
+    assert [r["cycle_index"] for r in ended] == [r["cycle_count"] for r in last] == list(range(1, 8))
+    assert [r["s"] for r in ended] == pytest.approx([r["s"] for r in last], abs=1e-6)
+    assert ended[-1]["s"] == pytest.approx(1758880431.875, abs=1e-3)      # 2025-09-26 09:53:51.875 UTC
+    times = store.query(lake, "SELECT count(*) AS n, count(ended_at) AS timed FROM cycles WHERE cell_id <> "
+                              "'TESTCELL0001'").to_pylist()[0]
+    assert times["n"] > 0 and times["timed"] == 0
+    spans = store.query(lake, "SELECT cell_id, cycles_run, test_ended FROM cell_spans").to_pylist()
+    assert spans == [{"cell_id": "TESTCELL0001", "cycles_run": 7, "test_ended": False}]
+
+
 def test_a_cells_csv_in_the_same_call_gives_the_recipe(lake, samples, tmp_path):
     data = tmp_path / "MYCELL-7.ndax"
     shutil.copy(samples / "neware_ndax" / "46_1_5_60_bts16.ndax", data)

@@ -159,8 +159,8 @@ def test_no_lake_is_a_clear_error(tmp_path):
 
 
 def test_a_lake_made_by_an_older_version_is_brought_up_to_date_on_open(tmp_path):
-    """A lake whose catalog predates a column (here sources.warnings) and a view is upgraded the first time it is
-    opened, reader or writer: no 'column not found' when an older lake meets newer code."""
+    """A lake whose catalog predates columns (sources.warnings, cycles.ended_at) and views is upgraded the first
+    time it is opened, reader or writer: no 'column not found' when an older lake meets newer code."""
     import duckdb
 
     from ingest.pipeline import ingest
@@ -168,7 +168,9 @@ def test_a_lake_made_by_an_older_version_is_brought_up_to_date_on_open(tmp_path)
     root = store.init(tmp_path / "old")
     con = duckdb.connect(str(store.catalog_path(root)))
     con.execute("DROP VIEW cell_life")
+    con.execute("DROP VIEW cell_spans")
     con.execute("ALTER TABLE sources DROP COLUMN warnings")
+    con.execute("ALTER TABLE cycles DROP COLUMN ended_at")
     con.execute("UPDATE lake_meta SET value = '1' WHERE key = 'schema_version'")
     con.close()
     assert store.query(root, "SELECT count(*) AS n FROM cell_life")["n"][0].as_py() == 0      # a reader upgrades
@@ -177,6 +179,8 @@ def test_a_lake_made_by_an_older_version_is_brought_up_to_date_on_open(tmp_path)
     outcomes = ingest(root, [bad, good], progress=False)
     assert [o.status for o in outcomes] == ["rejected", "ingested"]
     assert store.query(root, "SELECT count(*) AS n FROM sources WHERE warnings IS NULL")["n"][0].as_py() == 2
+    assert store.query(root, "SELECT count(ended_at) AS n FROM cycles")["n"][0].as_py() == 0   # cycles.ended_at
+    assert store.query(root, "SELECT count(*) AS n FROM cell_spans")["n"][0].as_py() == 0     # and its view
 
 
 def test_a_bulk_file_that_cannot_be_written_is_one_error_and_changes_nothing(tmp_path, cli):

@@ -160,7 +160,7 @@ def test_timeseries_csv_and_templates_are_reproducible(tmp_path):
     with open(y1, newline="") as fh:
         cycles = list(csv.DictReader(fh))
     assert list(cycles[0]) == ["cell_id", "cycle_index", "discharge_capacity_mah_g", "charge_capacity_mah_g",
-                               "coulombic_efficiency_frac", "end_of_test"]
+                               "coulombic_efficiency_frac", "end_of_test", "ended_at"]
     assert {c["cell_id"] for c in cycles} <= {c["cell_id"] for c in cells}
     ran = [c for c in cycles if not c["end_of_test"]]
     assert all(float(c["discharge_capacity_mah_g"]) > 0 and 0 < float(c["coulombic_efficiency_frac"]) <= 1

@@ -1,8 +1,15 @@
-"""Optimizer: the measured Pareto front, proposals with their status, accept or reject, run a new `propose`."""
+"""Optimizer: the measured Pareto front, the campaign in lab time, proposals with their status, accept or reject,
+run a new `propose`."""
 import altair as alt
 import streamlit as st
 
 from app.ui import charts, data
+from lake import timeline
+from lake.recipe import RECIPE
+
+VIRTUAL_LAB = "virtual-lab"          # the source of the virtual lab's cells (virtual_lab.lab.campaign)
+PROTOCOL = {"voltage_max_v": 4.2, "c_rate": 0.1}     # virtual_lab.variants.optimum's fixed protocol
+RECIPE_FIELDS = [c for c in RECIPE if c not in PROTOCOL]   # what a recipe chooses beside the protocol
 
 
 def act(action, failed: str, message_key: str, done: str) -> None:
@@ -16,6 +23,26 @@ def act(action, failed: str, message_key: str, done: str) -> None:
         data.refresh()
         st.session_state[message_key] = done
         st.rerun()
+
+
+@st.cache_data(show_spinner=False)
+def true_optimum() -> float:
+    from virtual_lab import variants                   # imported on demand: SciPy, and a virtual-lab lake only
+    return variants.optimum(0)[0]
+
+
+@st.cache_data(show_spinner=False)
+def true_values(recipes) -> list[float]:
+    """True (noise-free) delivered_capacity:300 at the optimum's protocol, per recipe; NaN where the simulator
+    refuses the recipe (outside its bounds)."""
+    from virtual_lab import variants
+    out = []
+    for row in recipes.to_dict("records"):
+        try:
+            out.append(variants.true_value({**row, **PROTOCOL}, variants.variant(0)))
+        except ValueError:
+            out.append(float("nan"))
+    return out
 
 
 root = data.require_lake()
@@ -43,6 +70,39 @@ else:
     st.altair_chart((points + line).properties(height=360), width="stretch")
     st.caption(f"{int(life['on_front'].sum())} of {len(life)} measured cells are on the front (no other cell has "
                "both more cycles and more capacity). Censored cells are lower bounds.")
+
+st.subheader("Campaign in lab time")
+spans = data.frame("""SELECT s.*, c.process, c.source, l.short_cycle, l.censored_80, c.loading_mg_cm2,
+    c.densification_frac, c.eca_wt_frac, c.temperature_c FROM cell_spans s JOIN cells c USING (cell_id)
+    LEFT JOIN cell_life l USING (cell_id) ORDER BY s.started_at, s.cell_id""")
+if spans.empty:
+    data.empty("cycle end times", "Add an `ended_at` column to cycles.csv (ISO 8601, UTC) or ingest cycler files "
+               "that log absolute times, and each cell's test shows here on a time line.")
+else:
+    spans["lane"] = timeline.lanes(list(spans["started_at"]), list(spans["last_cycle_ended_at"]))
+    spans["outcome"] = [charts.outcome(s, c) for s, c in zip(spans["short_cycle"], spans["censored_80"])]
+    batches = data.frame("""SELECT lake_version, min(created_at) AS created_at, count(*) AS proposals
+        FROM proposals GROUP BY lake_version ORDER BY lake_version""")
+    batches["label"] = [f"{n} proposed" for n in batches["proposals"]]
+    domain = charts.time_domain(spans["started_at"], spans["last_cycle_ended_at"], batches["created_at"])
+    color_by = st.radio("colour by", ["process", "outcome"], horizontal=True, key="opt_time_color")
+    st.altair_chart(charts.campaign_chart(spans, batches, color_by, domain), width="stretch")
+    st.caption(f"{len(spans)} cells on {spans['lane'].max() + 1} lanes (a cell takes the lowest lane free when it "
+               "starts: its first cycle's end minus its median cycle time). A bar ends at the cell's last cycle; "
+               "lighter: no end_of_test recorded, so the test may still run. Dashed lines: proposal batches.")
+    tried = spans[spans["source"].fillna("").str.startswith(VIRTUAL_LAB)]
+    if not tried.empty:
+        optimum = true_optimum()
+        regret = charts.regret_so_far(tried, true_values(tried[RECIPE_FIELDS]), optimum)
+        if not regret.empty:
+            st.markdown("**Regret so far** (virtual lab): best recipe tried so far, true value from the simulator")
+            st.altair_chart(charts.regret_chart(regret, spans["last_cycle_ended_at"].max(), domain),
+                            width="stretch")
+            st.caption(f"True delivered_capacity:300 (mAh/cm²) at {PROTOCOL['voltage_max_v']} V / "
+                       f"{PROTOCOL['c_rate']} C of each virtual-lab recipe, noise-free, in the seed's lab, counted "
+                       "from the day its cell went on test; "
+                       f"its optimum is {optimum:.3f}. Now {100 * regret['regret_frac'].iloc[-1]:.1f} % short of "
+                       "it. A real lab never knows these values: the simulator does.")
 
 st.subheader("Proposals")
 proposals = data.frame("""SELECT proposal_id, status, study_name, process, loading_mg_cm2, densification_frac,
