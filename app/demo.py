@@ -22,7 +22,7 @@ from ingest.readers.templates import template_header
 from lake import store
 from lake.errors import InputError
 from virtual_lab import instruments as virtual_instruments, lab as virtual_lab
-from virtual_lab.cycler import cycler_schedule
+from virtual_lab.cycler import DEMO_RUNNING_DAYS, cycler_schedule
 
 SEED_DOI = "10.1002/adfm.202305186"
 # (cell_id, process, loading, eca, figure, quantity, value, unit, at_cycle, note) — see design/seed-facts.md
@@ -68,9 +68,9 @@ def write_inputs(folder: Path, n_cells: int, seed: int) -> list[Path]:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     paths = [write_seed_literature(folder / "seed_an2023_literature.csv"),
-             *virtual_lab.write_templates(folder, n_cells, seed)]
+             *virtual_lab.write_templates(folder, n_cells, seed, running_days=DEMO_RUNNING_DAYS)]
     results = virtual_lab.campaign_results(n_cells, seed)
-    starts = cycler_schedule(results)                     # the time series start when the cells.csv cells did
+    starts = cycler_schedule(results, running_days=DEMO_RUNNING_DAYS)   # the time series start with their cells
     for cell_id, result in _varied(results, TIMESERIES_CELLS):
         table = virtual_lab.timeseries(result, n_cycles=3, seed=seed, start_unix_s=starts[cell_id][0])
         paths.append(virtual_lab.write_timeseries_csv(table, folder / f"{cell_id}.bdf.csv"))

@@ -3,7 +3,7 @@
 - A cell's span runs from its estimated start to its last cycle's end. The start is the first cycle's end minus the
   cell's cycle duration, estimated as the median time between consecutive cycle ends (a cell with one timed cycle
   starts at that cycle's end). Only cycles with `ended_at` count; a cell without any has no span.
-- The test has ended when a cycles row carries `end_of_test`; otherwise the cell may still be running.
+- Whether the test has ended is `cell_life.test_ended` (the rule: lake/cycle_life.py).
 - Lanes (for display; the lake does not record cycler channels): in order of start, each cell takes the lowest lane
   free at its start, a lane freeing when its cell's last cycle ended. Cells that shared a channel back to back share
   a lane; the number of lanes is the most cells running at once.
@@ -23,9 +23,9 @@ runs AS (SELECT cell_id, count(*) AS cycles_run,
                 any_value(end_of_test) FILTER (WHERE end_of_test IS NOT NULL) AS end_of_test
          FROM cycles GROUP BY cell_id)
 SELECT s.cell_id, s.first_cycle_ended_at - to_seconds(coalesce(s.cycle_s, 0)) AS started_at, s.first_cycle_ended_at,
-       s.last_cycle_ended_at, s.cycle_s / 3600 AS cycle_hours, r.cycles_run, r.end_of_test IS NOT NULL AS test_ended,
-       r.end_of_test
-FROM spans s JOIN runs r USING (cell_id)
+       s.last_cycle_ended_at, s.cycle_s / 3600 AS cycle_hours, r.cycles_run,
+       coalesce(l.test_ended, false) AS test_ended, r.end_of_test
+FROM spans s JOIN runs r USING (cell_id) LEFT JOIN cell_life l USING (cell_id)
 """
 
 

@@ -285,14 +285,16 @@ def campaign_results(n_cells: int, seed: int, n_cycles: int = 300) -> list[tuple
             for i, (r, s) in enumerate(zip(recipes, cell_seeds), start=1)]
 
 
-def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], list[dict]]:
+def campaign(n_cells: int, seed: int, n_cycles: int = 300, running_days: float | None = None
+             ) -> tuple[list[dict], list[dict]]:
     """Make n_cells random cells and test each for n_cycles (or until it dies / shorts): cells and cycles rows (a
     short is reported as the lab knows it: the cycle it happened in, `end_of_test = short`), each cycle with the time
-    it ended on the campaign's cycler (virtual_lab/cycler.py)."""
+    it ended on the campaign's cycler (virtual_lab/cycler.py; ``running_days``: the cells started last are still
+    cycling, their rows stop at the cycler's today)."""
     cells, cycles, results = [], [], campaign_results(n_cells, seed, n_cycles)
-    schedule = cycler_schedule(results)
+    schedule = cycler_schedule(results, running_days=running_days)
     for cid, res in results:
-        r, (start, cycle_s) = res.recipe, schedule[cid]
+        r, (start, cycle_s, ran) = res.recipe, schedule[cid]
         cells.append({"cell_id": cid, **asdict(r), "voltage_min_v": VOLTAGE_MIN_V,
                       "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
@@ -303,7 +305,7 @@ def campaign(n_cells: int, seed: int, n_cycles: int = 300) -> tuple[list[dict], 
         cycles.extend({"cell_id": cid, "cycle_index": n + 1, "discharge_capacity_mah_g": dis[n],
                        "charge_capacity_mah_g": ch[n], "coulombic_efficiency_frac": ce[n],
                        "end_of_test": res.end_of_test(n + 1), "ended_at": ended_at(start, cycle_s, n + 1)}
-                      for n in range(res.tested_cycles))
+                      for n in range(ran))
     return cells, cycles
 
 
@@ -315,11 +317,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def write_templates(folder: Path, n_cells: int, seed: int, n_cycles: int = 300) -> tuple[Path, Path]:
+def write_templates(folder: Path, n_cells: int, seed: int, n_cycles: int = 300, running_days: float | None = None
+                    ) -> tuple[Path, Path]:
     """Write folder/cells.csv and folder/cycles.csv for a campaign (6 significant digits, byte-reproducible)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    cells, cycles = campaign(n_cells, seed, n_cycles)
+    cells, cycles = campaign(n_cells, seed, n_cycles, running_days)
     paths = folder / "cells.csv", folder / "cycles.csv"
     for path, cols, rows in zip(paths, (CELLS_COLUMNS, CYCLES_COLUMNS), (cells, cycles)):
         with open(path, "w", newline="", encoding="utf-8") as fh:
