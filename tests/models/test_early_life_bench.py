@@ -33,3 +33,8 @@ def test_report_set_is_kept_apart(tmp_path):
                           "--variants", "101", "--results", str(tmp_path)], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode != 0 and "tune set" in run.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_lab_with_too_few_cells_alive_at_cycle_n_is_listed_not_scored():
+    out = evaluate(1, n_train=40, n_test=10)             # 6 of 40 cells alive at cycle 50: no early-life model
+    assert "too few cells for the early-life model" in out["skipped"] and "models" not in out
