@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")            # shared machine: one thread per process
 PROJECT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != PROJECT / "bench"]   # bench/optimizer.py ≠ optimizer
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != PROJECT / "bench"]  # bench/optimizer.py ≠ optimizer
 sys.path.insert(0, str(PROJECT))
 
 import numpy as np  # noqa: E402
@@ -113,8 +113,8 @@ def summarise(runs: list[dict]) -> dict:
 def table(summary: dict, n_variants: int, n: int, train_cells: int) -> list[dict]:
     e, p, skipped = summary["early_life"], summary["recipe_only"], len(summary["skipped_variants"])
     scored = f"{n_variants - skipped} of {n_variants}" if skipped else f"{n_variants}"
-    why = (f" ({skipped} with fewer than {MIN_CELLS} of their {train_cells} training cells alive at cycle {n}: no early-life "
-           "model, as `cathode train` skips it)") if skipped else ""
+    why = (f" ({skipped} with fewer than {MIN_CELLS} of their {train_cells} training cells alive at cycle {n}: "
+           "no early-life model, as `cathode train` skips it)") if skipped else ""
     lo, hi = GOAL_COVERAGE
     per_process = ", ".join(f"{q} {e[q]['coverage']:.2f}" for q in PROCESSES if q in e)
     return [{"what": f"early-life model (recipe + first {n} cycles, CE with read-out noise), cells alive at cycle "
@@ -167,7 +167,8 @@ def main(argv=None) -> int:
     payload = {"machine": harness.machine(), "config": {**vars(args), "variants": list(chosen)}, "set": args.set,
                "summary": summary, "runs": runs, "seconds": round(time.perf_counter() - started, 1),
                # only the report set's figures go to the README table
-               "table": table(summary, len(chosen), args.early_cycles, args.train_cells) if args.set == "report" else []}
+               "table": table(summary, len(chosen), args.early_cycles, args.train_cells)
+               if args.set == "report" else []}
     harness.write_result(f"early-life-{args.set}", payload, args.results)
     if args.set != "report":
         payload = {**payload, "table": table(summary, len(chosen), args.early_cycles, args.train_cells)}   # printed

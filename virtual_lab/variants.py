@@ -23,7 +23,7 @@ cyclers. Per-process ranges are cold-calendered / hot-calendered / in-situ polym
 | ea_kinetic_j_mol | U 45e3-75e3 | activation energy of the kinetic capacity loss, J/mol |
 | k_k | logU 0.01-0.04 | kinetic capacity loss at poor contact |
 | j_crit_ma_cm2 | U 1.2-2.2 | lithium-metal short threshold, mA/cm² (above the seed's 0.97 at 0.2 C) |
-| noise_ce | logU 0.0001-0.001 | CE's read-out noise: sd of the charge's own read error per cycle (the seed's lab 3e-4) |
+| noise_ce | logU 0.0001-0.001 | CE's read-out noise: sd of the charge's own read error per cycle (seed's lab 3e-4) |
 | noise_* | logU 0.5-2 × the seed lab's | every other noise level (K0, a0, ECA, short, read-out, measurements) |
 
 Recalibration: with those drawn, K0, C_H, Q and D_T are fitted (scipy least_squares on log K0, log C_H, Q, log D_T,
