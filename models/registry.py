@@ -315,14 +315,20 @@ def predict_under_test(root: Path, level: float = 0.9, model_id: str | None = No
                          expected=f"cells with >= {n} cycles, retention >= 0.8", found=0)
     out = predict_frame(model, frame, level)
     tested = pl.col("cycles_tested").cast(pl.Float64)
-    uncensored = model.oof_["y"][~model.oof_["censored"]]
-    longest = float(from_model_scale(model.target_, np.array([uncensored.max()]))[0]) if uncensored.size else 0.0
+    longest = longest_measured_life(model)
     return out.select("cell_id", "process", "cycles_tested", "last_retention_frac",
                       pl.max_horizontal("cycles_to_80_pred", tested).alias("cycles_to_80_pred"),
                       pl.max_horizontal("cycles_to_80_lo", tested).alias("cycles_to_80_lo"),
                       pl.max_horizontal("cycles_to_80_hi", tested).alias("cycles_to_80_hi"),
                       "extrapolation", (pl.max_horizontal("cycles_to_80_hi", tested) > longest)
                       .alias("beyond_measured_life")).sort("cell_id"), row
+
+
+def longest_measured_life(model: Surrogate) -> float:
+    """The longest cycle life (target unit) a training cell of ``model`` was measured to have, 0 if none died: past
+    it the model has seen no cell die, and its interval is a guess, not a calibrated statement."""
+    uncensored = model.oof_["y"][~model.oof_["censored"]]
+    return float(from_model_scale(model.target_, np.array([uncensored.max()]))[0]) if uncensored.size else 0.0
 
 
 def _model_row(root: Path, model_id: str) -> dict:

@@ -71,6 +71,12 @@ class LabConstants:
     noise_eca: float = 0.002                 # sd of the weighed ECA fraction
     noise_j_crit: float = 0.1                # log-normal sd of the short threshold
     noise_readout: float = 0.003             # capacity read-out gain error per cycle
+    # CE read-out: a cycler integrates charge and discharge apart, each current within 0.02-0.1 % of full scale
+    # (Maccor, Neware, BioLogic specifications); the part of that error that changes from one ~20 h cycle to the
+    # next (offset drift with the room's temperature, range noise) does not cancel in CE = discharge / charge.
+    # The seed's lab: 3e-4 (a 0.05 %-of-full-scale cycler, the cell's current near half its range, a third of the
+    # error changing cycle to cycle); other labs: virtual_lab.variants.
+    noise_ce: float = 3e-4                   # sd of the charge's own relative read error per cycle
     noise_porosity: float = 0.005            # sd of measured porosity
     noise_active: float = 0.02               # sd of measured active-area fraction
     k_u: float | None = None                 # transport capacity loss; None: derived (PCA thick 4.85 @ 0.2 C)
@@ -214,8 +220,9 @@ def simulate(recipe: Recipe, n_cycles: int = 500, *, seed: int | None = 0, noise
     rng = np.random.default_rng(seed)
     z = rng.standard_normal(6)                        # always drawn, so noise on/off keeps the stream aligned
     z_read = rng.standard_normal(n_cycles)
+    z_ce = rng.standard_normal(n_cycles)              # drawn after the others: older seeds keep their cells
     if not noise:
-        z[:], z_read[:] = 0.0, 0.0
+        z[:], z_read[:], z_ce[:] = 0.0, 0.0, 0.0
     cond = _conditions(recipe, recipe.eca_wt_frac + lab.noise_eca * z[0], lab.noise_a0 * z[1], lab)
     a0, q0 = cond["a0"], cond["q0"]
     d, k = damage(a0, cond["base"], cond["g"], cond["t"], n_cycles, lab, k0=lab.k0 * math.exp(lab.noise_k0 * z[2]))
@@ -235,8 +242,11 @@ def simulate(recipe: Recipe, n_cycles: int = 500, *, seed: int | None = 0, noise
     plateau = PLATEAU_PER_DEFECT * (1 - a0) * q0 if a0 < 0.8 else 0.0
     charge = q0 * (retention + k) * read
     charge[0] += (FIRST_CYCLE_LOSS_FRAC * q0 + plateau) * read[0] if alive[0] else 0.0
+    charge *= 1 + lab.noise_ce * z_ce                 # charge and discharge integrated apart: CE is noisy too
     with np.errstate(invalid="ignore", divide="ignore"):
-        ce = np.where(charge > 0, discharge / charge, np.nan)
+        # at most 1, as the cycles.csv template accepts it (ingest/readers/templates.py): a reading above 1 by the
+        # read error is reported as 1
+        ce = np.where(charge > 0, np.minimum(discharge / charge, 1.0), np.nan)
     a_n = a0 * (1 - lab.contact_loss * np.minimum(d, 1.0))
     r_int = np.where(alive, R0_OHM_CM2 / a_n * (1 + 4 * d), np.nan)
     to_80, censored = cycle_life.first_below(np.arange(1, n_cycles + 1), retention, 80)

@@ -23,7 +23,8 @@ cyclers. Per-process ranges are cold-calendered / hot-calendered / in-situ polym
 | ea_kinetic_j_mol | U 45e3-75e3 | activation energy of the kinetic capacity loss, J/mol |
 | k_k | logU 0.01-0.04 | kinetic capacity loss at poor contact |
 | j_crit_ma_cm2 | U 1.2-2.2 | lithium-metal short threshold, mA/cm² (above the seed's 0.97 at 0.2 C) |
-| noise_* | logU 0.5-2 × the seed lab's | every noise level (K0, a0, ECA, short, read-out, measurements) |
+| noise_ce | logU 0.0001-0.001 | CE's read-out noise: sd of the charge's own read error per cycle (seed's lab 3e-4) |
+| noise_* | logU 0.5-2 × the seed lab's | every other noise level (K0, a0, ECA, short, read-out, measurements) |
 
 Recalibration: with those drawn, K0, C_H, Q and D_T are fitted (scipy least_squares on log K0, log C_H, Q, log D_T,
 from the seed lab's values, noise off) so that Cal's damage reaches 1 at cycle 32, Hot-Cal keeps 0.675 at 50, PCA
@@ -32,6 +33,12 @@ K_U follows in closed form (PCA thick 4.85 mAh cm⁻² at 0.2 C). A draw that ca
 only at a bound of the fit, e.g. C_H -> 1e5 with K0 -> 0), or in which a seed cell would short, is rejected and
 the next draw of the same stream taken: the family is the prior conditioned on the seed's results. 0.03-2.5 s per
 variant (variants 1-10: 9 s in all); cached per process.
+
+noise_ce (CE read-out noise, added after the family was first drawn) spans cyclers whose current is accurate to
+0.02 % of full scale run near full range (1e-4) to 0.1 % of full scale at a third of the range (1e-3): the
+cycle-to-cycle part of the charge's integration error over a ~20 h cycle (virtual_lab.lab.LabConstants). It is drawn
+from its own stream, default_rng([k, 1]), after the fit (it plays no part in it), so every variant's other constants
+are those it had before.
 """
 from __future__ import annotations
 
@@ -54,6 +61,7 @@ TARGETS = (("Cal", 32, 0.0), ("Hot-Cal", 50, 0.675), ("PCA", 500, 0.700), ("PCA 
 CAL_TOL = {"retention": 0.005, "cal_cycles": 0.5}
 CAL_HORIZON = 80                # cycles simulated for Cal (dead at 32) while fitting
 MAX_DRAWS = 50
+DRAWN_AFTER_FIT = ("noise_ce",)  # from their own stream: adding them changed no variant's other constants
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,9 @@ PRIORS = {
     "ea_kinetic_j_mol": Prior(45e3, 75e3),
     "k_k": Prior(0.01, 0.04, log=True),
     "j_crit_ma_cm2": Prior(1.2, 2.2),
-    **{f.name: _around(getattr(SEED_LAB, f.name)) for f in fields(LabConstants) if f.name.startswith("noise_")},
+    **{f.name: _around(getattr(SEED_LAB, f.name)) for f in fields(LabConstants)
+       if f.name.startswith("noise_") and f.name not in DRAWN_AFTER_FIT},
+    "noise_ce": Prior(1e-4, 1e-3, log=True),
 }
 FITTED = ("k0", "c_h", "q_exp", "d_t")
 
@@ -185,10 +195,12 @@ def variant(k: int) -> LabConstants:
         return SEED_LAB
     rng = np.random.default_rng(k)
     for _ in range(MAX_DRAWS):
-        drawn = replace(SEED_LAB, k_u=None, **{name: _draw(spec, rng) for name, spec in PRIORS.items()})
+        drawn = replace(SEED_LAB, k_u=None, **{name: _draw(spec, rng) for name, spec in PRIORS.items()
+                                               if name not in DRAWN_AFTER_FIT})
         lab = calibrate(drawn)
         if lab is not None:
-            return lab
+            later = np.random.default_rng([k, 1])
+            return replace(lab, **{name: _draw(PRIORS[name], later) for name in DRAWN_AFTER_FIT})
     raise RuntimeError(f"variant {k}: no draw in {MAX_DRAWS} reproduces the seed's cells")
 
 

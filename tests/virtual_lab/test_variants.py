@@ -78,7 +78,7 @@ def test_the_docstring_states_the_priors_the_code_draws_from():
     rows = _doc_rows()
     seen = set()
     for name, spec in V.PRIORS.items():
-        if name.startswith("noise_"):
+        if name.startswith("noise_") and name not in rows:         # noise_ce has its own row
             seed_value = getattr(V.SEED_LAB, name)
             assert rows["noise_*"] == [(0.5, 2.0, True)]
             assert (spec.low, spec.high, spec.log) == (0.5 * seed_value, 2.0 * seed_value, True)
