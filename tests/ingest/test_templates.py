@@ -244,3 +244,17 @@ def test_a_bad_cycle_end_time_is_rejected_and_changes_nothing(lake, good, tmp_pa
                      r"2025-03-01T14:30:00Z .*without an offset: UTC.*found '" + re.escape(text), outcome.reason)
     assert len(outcome.reason.splitlines()) == 1
     assert lake_state(lake) == before
+
+
+def test_coulombic_efficiency_above_one_by_a_read_error_is_data_a_percentage_is_not(lake, good, tmp_path):
+    ingest(lake, [good[0]], progress=False)
+    header = ["cell_id", "cycle_index", "discharge_capacity_mah_g", "coulombic_efficiency_frac"]
+    read_error = write_csv(tmp_path / "ce.csv", header, [["A1", 1, 180, 0.9], ["A1", 2, 180, 1.0004]])
+    assert ingest(lake, [read_error], progress=False)[0].status == "ingested"
+    assert store.query(lake, "SELECT max(coulombic_efficiency_frac) AS m FROM cycles").to_pylist()[0]["m"] == 1.0004
+    before = lake_state(lake)
+    percent = write_csv(tmp_path / "ce_percent.csv", header, [["A1", 3, 180, 99.8]])
+    (outcome,) = ingest(lake, [percent], progress=False)
+    assert outcome.status == "rejected" and re.search(r"row 2, column 'coulombic_efficiency_frac'.*0-1.05.*99.8",
+                                                      outcome.reason), outcome.reason
+    assert lake_state(lake) == before

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from ingest.readers.templates import CE_MAX
 from lake.errors import InputError
 from virtual_lab import lab as vl
 
@@ -163,7 +164,7 @@ def test_timeseries_csv_and_templates_are_reproducible(tmp_path):
                                "coulombic_efficiency_frac", "end_of_test", "ended_at"]
     assert {c["cell_id"] for c in cycles} <= {c["cell_id"] for c in cells}
     ran = [c for c in cycles if not c["end_of_test"]]
-    assert all(float(c["discharge_capacity_mah_g"]) > 0 and 0 < float(c["coulombic_efficiency_frac"]) <= 1
+    assert all(float(c["discharge_capacity_mah_g"]) > 0 and 0 < float(c["coulombic_efficiency_frac"]) <= CE_MAX
                for c in ran)
     # a cell that shorted (seed 9 makes two): its last row is the cycle it shorted in, nothing discharged there,
     # marked as the lab knows it; every other test ends `scheduled` on its last row

@@ -39,6 +39,6 @@ def test_ce_read_error_has_the_documented_size(noise_ce):
     for field in ("discharge_capacity_mah_g", "retention_frac", "measured_porosity_frac", "short_cycle"):
         assert np.array_equal(getattr(noisy, field), getattr(quiet, field))
     ce, ce_quiet = noisy.coulombic_efficiency_frac[:n], quiet.coulombic_efficiency_frac[:n]
-    read_out = ce < 1.0                    # a reading above 1 is reported as 1, as the cycles.csv template accepts
-    assert np.all(ce[~read_out] == 1.0) and read_out.mean() > 0.5
-    np.testing.assert_allclose(ce_quiet[read_out] / ce[read_out] - 1, read[read_out], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(ce_quiet / ce - 1, read, rtol=1e-9, atol=1e-15)
+    if noise_ce >= 1e-3:                  # the read error outweighs a loss of ~4e-4 per cycle: CE reads above 1
+        assert (ce > 1).any()
