@@ -2,8 +2,9 @@
 
 Surrogates (scikit-learn) on the raw recipe (process one-hot + six numbers) and the measured microstructure,
 standardised; target log10 cycles-to-80 %, censored cells taken at face value (their last cycle), cells without a
-test dropped. Optimizers (Optuna): TPE (multivariate, constant liar) and GPSampler, asked a batch at a time, the
-pending trials of a batch believed by the sampler's own rule, every measured cell told with its measured value.
+test dropped. Optimizers: Optuna's TPE (multivariate, constant liar) and GPSampler, and BayBE, asked a batch at a
+time (`peer`: ask / tell, so bench/lab_time.py can also ask while earlier cells still run), the pending cells
+believed by each one's own rule, every measured cell told with its measured value.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 import polars as pl
 
 from lake.recipe import PROCESSES
+
+OBJECTIVE = "delivered_capacity:300"
 
 BASELINES = ("sk_gp", "random_forest", "gradient_boosting")
 NUMBERS = ("loading_mg_cm2", "densification_frac", "eca_wt_frac", "temperature_c", "voltage_max_v", "c_rate",
@@ -60,77 +63,111 @@ def fit_predict(name: str, train: pl.DataFrame, test: pl.DataFrame, level: float
     return {"mean": mean, "lo": mean - q, "hi": mean + q}
 
 
-def optuna_campaign(method: str, lab, space, warm: list[dict], rounds: int, batch: int, seed: int, recommend):
-    """(frame of every measured cell with `round`, recommendation after each round); (None, why) when the
-    sampler cannot run here (GPSampler without torch)."""
-    import optuna
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
-    from optuna.trial import create_trial
-
+def measured_values(frame: pl.DataFrame) -> np.ndarray:
+    """The benchmark objective as each cell measured it (a cell without a value counts as 0)."""
     from optimizer.objectives import parse
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if method == "tpe":
-        sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
-    else:
-        try:
+    return np.nan_to_num(parse(OBJECTIVE)[0].observed(frame)[0], nan=0.0)
+
+
+class OptunaPeer:
+    """An Optuna sampler asked for batches: trials asked and not yet told are pending, believed by the sampler's own
+    rule (TPE: constant liar). ImportError when the sampler cannot run here (GPSampler without torch)."""
+
+    def __init__(self, method: str, space, seed: int):
+        import optuna
+        from optuna.distributions import CategoricalDistribution, FloatDistribution
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if method == "tpe":
+            sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
+        else:
             import torch  # noqa: F401
-        except ImportError:
-            return None, "optuna's GPSampler needs torch; run with .venv-bench/peers/bin/python"
-        sampler = optuna.samplers.GPSampler(seed=seed)
-    dists = {"process": CategoricalDistribution(list(space.processes)),
-             **{n: FloatDistribution(*space.bounds[n]) for n in space.free}}
-    objective = parse("delivered_capacity:300")[0]
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+            sampler = optuna.samplers.GPSampler(seed=seed)
+        self.space, self.pending = space, {}
+        self.dists = {"process": CategoricalDistribution(list(space.processes)),
+                      **{n: FloatDistribution(*space.bounds[n]) for n in space.free}}
+        self.study = optuna.create_study(direction="maximize", sampler=sampler)
 
-    def measured(frame: pl.DataFrame) -> np.ndarray:
-        return np.nan_to_num(objective.observed(frame)[0], nan=0.0)
-    frame = lab(warm).with_columns(pl.lit(-1).alias("round"))
-    for params, value in zip(warm, measured(frame)):
-        study.add_trial(create_trial(params={k: params[k] for k in dists}, distributions=dists, value=float(value)))
-    recommended = []
-    for r in range(rounds):
-        trials = [study.ask(dists) for _ in range(batch)]
-        params = [space.complete(t.params) for t in trials]
-        new = lab(params).with_columns(pl.lit(r).alias("round"))
-        for t, value in zip(trials, measured(new)):
-            study.tell(t, float(value))
-        frame = pl.concat([frame, new], how="diagonal_relaxed")
-        recommended.append(recommend(frame))
-    return frame, recommended
+    def ask(self, n: int) -> list[dict]:
+        params = []
+        for _ in range(n):
+            trial = self.study.ask(self.dists)
+            params.append(self.space.complete(trial.params))
+            self.pending[_key(params[-1], self.space)] = trial
+        return params
+
+    def tell(self, params: list[dict], values) -> None:
+        """Results of asked trials, or of cells made without asking (the warm start)."""
+        from optuna.trial import create_trial
+        for p, value in zip(params, values):
+            trial = self.pending.pop(_key(p, self.space), None)
+            if trial is None:
+                self.study.add_trial(create_trial(params={k: p[k] for k in self.dists}, distributions=self.dists,
+                                                  value=float(value)))
+            else:
+                self.study.tell(trial, float(value))
 
 
-def baybe_campaign(lab, space, warm: list[dict], rounds: int, batch: int, seed: int, recommend):
-    """BayBE with its defaults (hybrid space: the process one-hot + continuous knobs; its default recommender,
-    batches of ``batch``), warm-started with the measured seed cells. (None, why) when BayBE is not importable:
-    it needs torch, the project does not; `generalization.py --setup` makes .venv-bench/peers."""
-    try:
+class BaybePeer:
+    """BayBE with its defaults (hybrid space: the process one-hot + continuous knobs; its default recommender); cells
+    asked for and not yet told are passed to it as pending experiments. ImportError when BayBE is not importable: it
+    needs torch, the project does not; `generalization.py --setup` makes .venv-bench/peers."""
+
+    def __init__(self, space, seed: int):
         from baybe import Campaign
         from baybe.parameters import CategoricalParameter, NumericalContinuousParameter
         from baybe.searchspace import SearchSpace
         from baybe.targets import NumericalTarget
         from baybe.utils.random import set_random_seed
-    except ImportError as e:
-        return None, f"BayBE is not importable here ({e}); run with .venv-bench/peers/bin/python"
-    from optimizer.objectives import parse
-    set_random_seed(seed)
-    params = [CategoricalParameter("process", values=list(space.processes)),
-              *[NumericalContinuousParameter(n, bounds=space.bounds[n]) for n in space.free]]
-    study = Campaign(SearchSpace.from_product(params), NumericalTarget("value").to_objective())
-    objective = parse("delivered_capacity:300")[0]
+        set_random_seed(seed)
+        self.space, self.names, self.pending = space, ("process", *space.free), {}
+        params = [CategoricalParameter("process", values=list(space.processes)),
+                  *[NumericalContinuousParameter(n, bounds=space.bounds[n]) for n in space.free]]
+        self.study = Campaign(SearchSpace.from_product(params), NumericalTarget("value").to_objective())
 
-    def told(params_list: list[dict], frame: pl.DataFrame):
+    def ask(self, n: int) -> list[dict]:
         import pandas as pd
-        values = np.nan_to_num(objective.observed(frame)[0], nan=0.0)
-        study.add_measurements(pd.DataFrame([{**{k: p[k] for k in ("process", *space.free)}, "value": float(v)}
-                                             for p, v in zip(params_list, values)]))
+        pending = pd.DataFrame([{k: p[k] for k in self.names} for p in self.pending.values()]) if self.pending \
+            else None
+        rows = self.study.recommend(batch_size=n, pending_experiments=pending).to_dict("records")
+        params = [self.space.complete({k: (v if k == "process" else float(v)) for k, v in row.items()})
+                  for row in rows]
+        self.pending.update({_key(p, self.space): p for p in params})
+        return params
+
+    def tell(self, params: list[dict], values) -> None:
+        import pandas as pd
+        for p in params:
+            self.pending.pop(_key(p, self.space), None)
+        self.study.add_measurements(pd.DataFrame([{**{k: p[k] for k in self.names}, "value": float(v)}
+                                                  for p, v in zip(params, values)]))
+
+
+def _key(params: dict, space) -> tuple:
+    return tuple(params[k] for k in ("process", *space.free))
+
+
+def peer(method: str, space, seed: int):
+    """The peer optimizer ``method`` (tpe, gp_sampler, baybe), or (None, why) when it cannot run here."""
+    try:
+        return (BaybePeer(space, seed) if method == "baybe" else OptunaPeer(method, space, seed)), None
+    except ImportError as e:
+        return None, (f"{method} needs {e.name or e}, which the project does not install; run with "
+                      ".venv-bench/peers/bin/python (`generalization.py --setup` makes it)")
+
+
+def peer_campaign(method: str, lab, space, warm: list[dict], rounds: int, batch: int, seed: int, recommend):
+    """(frame of every measured cell with `round`, recommendation after each round): the peer asked a batch at a
+    time, every batch measured before the next; (None, why) when the peer cannot run here."""
+    study, why = peer(method, space, seed)
+    if study is None:
+        return None, why
     frame = lab(warm).with_columns(pl.lit(-1).alias("round"))
-    told(warm, frame)
+    study.tell(warm, measured_values(frame))
     recommended = []
     for r in range(rounds):
-        params = [space.complete({k: (v if k == "process" else float(v)) for k, v in row.items()})
-                  for row in study.recommend(batch_size=batch).to_dict("records")]
+        params = study.ask(batch)
         new = lab(params).with_columns(pl.lit(r).alias("round"))
-        told(params, new)
+        study.tell(params, measured_values(new))
         frame = pl.concat([frame, new], how="diagonal_relaxed")
         recommended.append(recommend(frame))
     return frame, recommended

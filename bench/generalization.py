@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from bench import harness  # noqa: E402
-from bench.baselines import BASELINES, baybe_campaign, fit_predict, optuna_campaign  # noqa: E402
+from bench.baselines import BASELINES, OBJECTIVE, fit_predict, peer_campaign  # noqa: E402
 from bench.lake_loop import lake_campaign  # noqa: E402
 from lake.recipe import PROCESSES  # noqa: E402
 from models.registry import fit_target  # noqa: E402
@@ -63,7 +63,6 @@ from virtual_lab import variants  # noqa: E402
 from virtual_lab.lab import random_recipes, seed_recipes, simulate  # noqa: E402
 from virtual_lab.labs import frame_of, life_row, virtual_lab  # noqa: E402
 
-OBJECTIVE = "delivered_capacity:300"
 SETS = {"tune": variants.TUNING, "report": variants.REPORT}
 TRAIN_CYCLES, STOP_BELOW, TEST_CYCLES = 600, 0.6, 20000
 METHODS = ("project", "project_lake", "random", "tpe", "gp_sampler", "baybe")
@@ -195,9 +194,7 @@ def optimizer_run(k: int, seed: int, method: str, rounds: int, batch: int) -> di
         made, recommended, p_death = lake_campaign(lab, BENCHMARK_SPACE, OBJECTIVE, rounds, batch, seed)
         frame = pl.DataFrame(made)
     else:
-        run = baybe_campaign if method == "baybe" else \
-            (lambda *a: optuna_campaign(method, *a))                        # noqa: E731
-        frame, recommended = run(labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
+        frame, recommended = peer_campaign(method, labfn, BENCHMARK_SPACE, warm, rounds, batch, seed, best_measured)
         if frame is None:
             return {"variant": k, "seed": seed, "method": method, "skipped": recommended}
     values = [true_value(r, k) for r in frame.to_dicts()]
