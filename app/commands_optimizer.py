@@ -120,6 +120,9 @@ def cmd_best(args) -> int:
     obj = objectives[0]
     if rows:
         print(f"note: {rows[0]['reliance'].describe()}")
+    if rows and rows[0]["not_worth_running"]:
+        print("note: running cells unlikely to beat the recipe below (ending their tests frees their channels): "
+              + ", ".join(f"{c} ({p:.2f})" for c, p in rows[0]["not_worth_running"]))
     # a bound: cycle life of a cell still above 80 % when its test ended (at least), or capacity at cycle N of a
     # test that ended before N (at most)
     sign = "≥ " if obj.name == "cycle_life" else "≤ "

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-HOURS_PER_CYCLE_AT_1C = 2.0           # one charge and one discharge, each 1 h at 1 C
+from virtual_lab.cycler import CYCLE_HOURS_AT_1C
+
 EPS_DAYS = 1e-9
 
 
 def days_per_cycle(c_rate: float) -> float:
-    return HOURS_PER_CYCLE_AT_1C / c_rate / 24
+    return CYCLE_HOURS_AT_1C / c_rate / 24
 
 
 @dataclass
@@ -85,14 +86,28 @@ def on_grid(day: float, every: float) -> bool:
     return abs(day / every - round(day / every)) < 1e-9
 
 
+STOP = "+stop"                        # rule suffix: end the tests `cathode best` says are not worth their channel
+
+
 def parse_rule(rule: str) -> int | None:
-    """`wait` -> None; `after:N` -> N."""
+    """`wait` -> None; `after:N` (or `after:N+stop`) -> N."""
     if rule == "wait":
         return None
-    name, _, n = rule.partition(":")
+    name, _, n = rule.removesuffix(STOP).partition(":")
     if name != "after" or not n.isdigit():
-        raise ValueError(f"unknown rule {rule!r}: wait or after:N")
+        raise ValueError(f"unknown rule {rule!r}: wait, after:N or after:N{STOP}")
     return int(n)
+
+
+def stop(cells: list[Cell], ids, day: float) -> int:
+    """End the tests of the running ``ids`` with the cycle under way at ``day`` (its row then says how the test
+    ended); returns how many."""
+    ended = 0
+    for cell in cells:
+        if cell.cell_id in ids and cell.running(day):
+            cell.cycles = min(cell.cycles, cell.run_by(day) + 1)
+            ended += 1
+    return ended
 
 
 def may_start(rule: str, clock: Clock, day: float, batch: int) -> bool:

@@ -9,6 +9,8 @@ Rules (--strategies):
   after:N    the next batch once B channels are free and every running cell has run N cycles; `cathode propose`
              learns from every cell in the lake, finished or running (the lake sees exactly the cycles each cell
              has run by then: continued cycles.csv files, `end_of_test` once its test ended)
+  after:N+stop  as after:N, and at every record the lab ends the tests `cathode best` names as not worth their
+             channel (a running cell whose first cycles give it under 5 % chance of beating the recommendation)
   tpe, baybe peers (Optuna TPE multivariate + constant liar; BayBE defaults, needs .venv-bench/peers) told only
              finished cells, asked a batch whenever B channels are free, cells still running pending by their
              own rule
@@ -45,8 +47,8 @@ import polars as pl  # noqa: E402
 from bench import harness  # noqa: E402
 from bench.baselines import OBJECTIVE, measured_values, peer  # noqa: E402
 from bench.generalization import SETS, _map, best_measured, true_value  # noqa: E402
-from bench.lab_clock import (Cell, Clock, cycles_until, days_per_cycle, may_start, next_day, on_grid,  # noqa: E402
-                              parse_rule, read_tests)
+from bench.lab_clock import (STOP, Cell, Clock, cycles_until, days_per_cycle, may_start, next_day,  # noqa: E402
+                              on_grid, parse_rule, read_tests, stop)
 from bench.lake_loop import RECIPE, ingest_files, new_lake, recommendation  # noqa: E402
 from optimizer.proposals import propose  # noqa: E402
 from optimizer.space import BENCHMARK_SPACE  # noqa: E402
@@ -102,7 +104,7 @@ def project_campaign(k: int, rule: str, seed: int, channels: int, batch: int, ho
                 ingest_files(root, [path])
 
         start(seed_form, -1, None)
-        day, started, ended_before = 0.0, 0, -1
+        day, started, ended_before, stopped = 0.0, 0, -1, 0
         while True:
             sync(day)
             proposed = False
@@ -114,8 +116,10 @@ def project_campaign(k: int, rule: str, seed: int, channels: int, batch: int, ho
                 started, proposed = started + n, True
             finished = len(clock.finished(day))
             if proposed or finished != ended_before or on_grid(day, every):
-                recipe, p_death = recommendation(root, OBJECTIVE)
-                records.append(_record(k, day, clock, recipe, p_death))
+                recipe, p_death, hopeless = recommendation(root, OBJECTIVE, stops=True)
+                if rule.endswith(STOP):
+                    stopped += stop(clock.cells, set(hopeless), day)
+                records.append({**_record(k, day, clock, recipe, p_death), "stopped": stopped})
                 ended_before = finished
             day = next_day(clock, day, after, every)
             if day > horizon + 1e-9:

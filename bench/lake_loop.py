@@ -36,9 +36,12 @@ def ingest_files(root: Path, paths) -> None:
         raise RuntimeError(f"lake loop: ingest rejected a file: {outcomes}")
 
 
-def recommendation(root: Path, objective: str) -> tuple[dict, float | None]:
-    """`cathode best`'s top recipe and the model's probability that a cell of it dies before cycle N."""
+def recommendation(root: Path, objective: str, stops: bool = False):
+    """`cathode best`'s top recipe and the model's probability that a cell of it dies before cycle N (``stops``:
+    and the running cells it says are not worth their channel)."""
     rows, _ = best(root, objective)
+    if stops:
+        return rows[0]["recipe"], rows[0]["p_death"], [c for c, _ in rows[0]["not_worth_running"]]
     return rows[0]["recipe"], rows[0]["p_death"]
 
 

@@ -222,7 +222,9 @@ def set_status(root: Path, proposal_id: str, status: str, note: str | None = Non
 
 
 def best(root: Path, objective: str | None = None, top: int = 1) -> tuple[list[dict], list[Objective]]:
-    """The measured recipes the model believes best (posterior mean), with interval and replicate count."""
+    """The measured recipes the model believes best (posterior mean), with interval and replicate count; each row
+    also carries what the models relied on (`reliance`) and the running cells not worth their channel against the
+    top recipe (`not_worth_running`)."""
     objectives = parse(objective)
     frame = _frame(Path(root), objectives)
     usable = _usable(frame)
@@ -232,5 +234,6 @@ def best(root: Path, objective: str | None = None, top: int = 1) -> tuple[list[d
                          found=usable.height)
     learnt, reliance = _learnt(Path(root), usable, objectives, 0)
     surrogates = fit_surrogates(learnt, targets_of(objectives))
-    rows = recommend(usable, surrogates, objectives)[:top]       # measured values as measured, not as sharpened
-    return [{**row, "reliance": reliance} for row in rows], objectives
+    rows = recommend(usable, surrogates, objectives)          # measured values as measured, not as sharpened
+    stops = not_worth_running(usable, reliance, objectives[0], rows[0]["belief"]) if rows else []
+    return [{**row, "reliance": reliance, "not_worth_running": stops} for row in rows[:top]], objectives

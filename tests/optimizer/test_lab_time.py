@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.lab_clock import Cell, Clock, may_start
+from bench.lab_clock import Cell, Clock, may_start, parse_rule, stop
 from bench.lab_time import peer_campaign, project_campaign
 from lake import store
 
@@ -24,6 +24,10 @@ def test_rules_on_a_small_clock():
     with pytest.raises(RuntimeError):
         clock.start([Cell(x, {}, 12.0, 5, 1.0) for x in "cde"], day=12.0)
     assert clock.next_event(10.0, after_cycles=25) == 25.0 and clock.next_event(10.0) == 30.0
+    # a test the lab ends: the cycle under way is its last, and only running cells can be ended
+    assert parse_rule("after:50+stop") == 50
+    assert stop(clock.cells, {"a", "b", "zz"}, 12.5) == 2 and [c.cycles for c in clock.cells] == [13, 3]
+    assert clock.cells[0].end_day == 13.0 and stop(clock.cells, {"a"}, 13.0) == 0
 
 
 def lake_cycles(root):
