@@ -82,10 +82,19 @@ def _print_proposals(rows: list[dict]) -> None:
         pred = "; ".join(f"{k} {v['mean']:.3g} [{v['lo']:.3g}, {v['hi']:.3g}]" for k, v in preds.items())
         table.append({"proposal_id": r["proposal_id"], "status": r.get("status", "proposed"), "kind": r["kind"],
                       **{c: r[c] for c in RECIPE}, "predicted (90 % interval)": pred or "-",
-                      "result_cell_id": r.get("result_cell_id")})
+                      "learnt from": _relied(r), "result_cell_id": r.get("result_cell_id")})
     if table:
         import pyarrow as pa
         write_rows(pa.Table.from_pylist(table), "table", sys.stdout)
+
+
+def _relied(row: dict) -> str:
+    """What a proposal's batch learnt from: finished and running cells, and whether the early-life model that read
+    the running ones was trustworthy."""
+    if row.get("finished_cells") is None:
+        return "-"
+    trust = {True: "; early-life trusted", False: "; early-life NOT yet trusted", None: ""}[row["early_life_trusted"]]
+    return f"{row['finished_cells']} finished, {row['running_cells']} running{trust}"
 
 
 def cmd_proposals(args) -> int:

@@ -170,12 +170,9 @@ def table(summary: dict, sizes: list[int], floor: float) -> list[dict]:
     print(f"(not in the README) GP + physics, {size} cells: RMSE mean {r['mean']:.3f} ({hits} of {r['n']} draws "
           f"<= {GOAL['rmse']}, {verdict}), coverage mean {gp['coverage']['mean']:.3f} (goal {lo}-{hi})")
     e = s["early"]["error"]
-    if e:
-        rows.append({"what": "early-life model: mean absolute error / cycle life, from the first 50 cycles",
-                     "figure": f"{e['mean']:.3f} (recipe-only model on the same cells "
-                               f"{s['early']['recipe_only_error']['mean']:.3f})",
-                     "goal": f"<= {GOAL['early_error']}",
-                     "verdict": "met" if e["mean"] <= GOAL["early_error"] else "missed"})
+    if e:     # the seed's lab again: the README's early-life figures come from unseen labs (bench/early_life.py)
+        print(f"(not in the README) early-life model: mean absolute error / cycle life {e['mean']:.3f} (recipe-only "
+              f"{s['early']['recipe_only_error']['mean']:.3f}; goal <= {GOAL['early_error']})")
     return rows
 
 

@@ -85,6 +85,9 @@ def test_propose_records_what_it_relied_on(half_run):
     assert all(p < running.STOP_BELOW for _, p in batch.not_worth_running)
     top, _ = best(root, OBJECTIVE)
     assert top[0]["reliance"].running == 4
+    listed = subprocess.run([sys.executable, "-m", "app.cli", "--lake", str(root), "proposals"], capture_output=True,
+                            text=True)
+    assert listed.returncode == 0 and listed.stdout.count("56 finished, 4 running; early-life") == 2
 
 
 def test_too_few_finished_cells_leave_running_cells_as_bounds(lake, tmp_path):
