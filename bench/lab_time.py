@@ -29,6 +29,7 @@ plot (median regret against lab days) in bench/results/lab-time-<set>.{json,png}
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -208,11 +209,23 @@ def _peer_record(k: int, day: float, clock: Clock, frames: dict, told: set) -> d
 
 
 def campaign(k: int, strategy: str, seed: int, channels: int, batch: int, horizon: float, cap: int,
-             every: float) -> dict:
+             every: float, done: str | None = None) -> dict:
+    """One campaign; with ``done`` (a folder) its result is kept there as it finishes, and taken from there when an
+    earlier run (same settings) left it: `--resume` after an interrupted run."""
+    settings = [k, strategy, seed, channels, batch, horizon, cap, every]
+    path = Path(done) / f"{k}-{strategy.replace(':', '')}-{seed}.json" if done else None
+    if path and path.exists():
+        kept = json.loads(path.read_text())
+        if kept.get("settings") == settings:
+            return kept
     t0 = time.perf_counter()
     run = peer_campaign if strategy in PEERS else project_campaign
-    out = run(k, strategy, seed, channels, batch, horizon, cap, every)
-    return {**out, "seconds": round(time.perf_counter() - t0, 1)}
+    out = {**run(k, strategy, seed, channels, batch, horizon, cap, every),
+           "seconds": round(time.perf_counter() - t0, 1), "settings": settings}
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out))
+    return out
 
 
 # ---------------------------------------------------------------- summary
@@ -341,6 +354,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2))
     parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument("--resume", action="store_true", help="keep each campaign's result as it finishes in "
+                        "bench/results/lab-time-<set>.campaigns/ and reuse an earlier run's with the same settings")
     args = parser.parse_args(argv)
     chosen = tuple(int(v) for v in args.variants.split(",")) if args.variants else SETS[args.set]
     if not set(chosen) <= set(SETS[args.set]):
@@ -353,7 +368,9 @@ def main(argv=None) -> int:
         parser.error("--batch must not exceed --channels")
     started = time.perf_counter()
     optima = {k: variants.optimum(k) for k in chosen}
-    jobs = [(k, m, args.seed, args.channels, args.batch, args.horizon_days, args.max_experiments, args.record_every)
+    done = str(harness.RESULTS / f"lab-time-{args.set}.campaigns") if args.resume else None
+    jobs = [(k, m, args.seed, args.channels, args.batch, args.horizon_days, args.max_experiments, args.record_every,
+             done)
             for k in chosen for m in strategies]
     runs = _map(campaign, jobs, args.workers)
     values = {k: v for k, (v, _) in optima.items()}
