@@ -245,7 +245,7 @@ VIEWS: tuple[Table, ...] = (
         ("last_cycle_ended_at", "TIMESTAMPTZ", "UTC", "end of its last cycle with a time"),
         ("cycle_hours", "DOUBLE", "h", "median time between consecutive cycle ends (null for a single cycle)"),
         ("cycles_run", "BIGINT", "", "cycles rows of the cell"),
-        ("test_ended", "BOOLEAN", "", "true when a cycles row has end_of_test (else the test may still run)"),
+        ("test_ended", "BOOLEAN", "", "as cell_life.test_ended"),
         ("end_of_test", "VARCHAR", "", "how the test ended (see cycles), null while none is recorded"),
     ), sql=timeline.SPANS_SQL),
 )
