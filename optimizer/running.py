@@ -56,7 +56,8 @@ class EarlyLife:
         why = "" if self.trusted else (
             f": not yet trustworthy (fewer than {TRUSTED_CELLS} cells)" if self.cells < TRUSTED_CELLS else
             f": not yet trustworthy (coverage outside {TRUSTED_COVERAGE[0]}-{TRUSTED_COVERAGE[1]})")
-        return (f"{self.target} of {self.predicted} unfinished cells from their first {self.cycles} cycles "
+        cells = f"{self.predicted} unfinished cell" + ("s" if self.predicted != 1 else "")
+        return (f"{self.target} of {cells} from the first {self.cycles} cycles "
                 f"(early-life model of {self.cells} cells, CV 90 % coverage {cov}){why}")
 
 
