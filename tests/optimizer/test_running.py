@@ -110,10 +110,13 @@ def test_the_campaign_rule_refuses_to_propose_early_and_writes_nothing(half_run)
     assert ids[0] in str(err.value) and f"{CUT} cycles" in str(err.value)
     assert store.query(root, "SELECT max(lake_version) AS v FROM commits").to_pylist()[0]["v"] == version
     assert store.query(root, "SELECT count(*) AS n FROM proposals").to_pylist()[0]["n"] == 0
-    cli = subprocess.run([sys.executable, "-m", "app.cli", "--lake", str(root), "propose", "--objective", OBJECTIVE,
-                          "--after-cycles", str(CUT + 1)], capture_output=True, text=True)
+    campaign = root.parent / "campaign.toml"                         # the rule written in the campaign file
+    campaign.write_text(f"objective = '{OBJECTIVE}'\nafter_cycles = {CUT + 1}\n")
+    cli = subprocess.run([sys.executable, "-m", "app.cli", "--lake", str(root), "propose", "--campaign", str(campaign)],
+                         capture_output=True, text=True)
     assert cli.returncode == 1 and "Traceback" not in cli.stderr
     assert "--after-cycles" in cli.stderr and "propose again later" in cli.stderr
+    assert store.query(root, "SELECT count(*) AS n FROM proposals").to_pylist()[0]["n"] == 0
 
 
 def test_a_running_cell_that_cannot_win_is_not_worth_its_channel(half_run):

@@ -109,3 +109,6 @@ def test_a_campaign_file_drives_propose(cli, lake, tmp_path):
     toml.write_text("n = 'three'\n")
     code, _, err = cli("--lake", lake, "propose", "--campaign", toml)
     assert code == 1 and "n must be an integer" in err
+    toml.write_text("after_cycles = 'soon'\n")
+    code, _, err = cli("--lake", lake, "propose", "--campaign", toml)
+    assert code == 1 and "after_cycles must be an integer" in err and "e.g. 50" in err
