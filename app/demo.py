@@ -19,7 +19,7 @@ from pathlib import Path
 from analytics.runner import derive_all
 from ingest.pipeline import ingest
 from ingest.readers.templates import template_header
-from lake import store
+from lake import recipe, store
 from lake.errors import InputError
 from virtual_lab import instruments as virtual_instruments, lab as virtual_lab
 from virtual_lab.cycler import DEMO_RUNNING_DAYS, cycler_schedule
@@ -39,7 +39,7 @@ SEED_ROWS = (
      "mAh/cm2", 1, "> 160 mAh/g (4.85 mAh/cm2) at 0.2 C"),
 )
 TIMESERIES_CELLS = 4     # their first cycles, on the campaign's clock (virtual_lab/cycler.py)
-SEED_PROTOCOL = {"temperature_c": 60, "voltage_max_v": 4.2, "voltage_min_v": 2.8, "c_rate": 0.1,
+SEED_PROTOCOL = {"temperature_c": 60, **recipe.SEED_PROTOCOL, "voltage_min_v": 2.8,
                  "electrolyte": "PEO-LiTFSI-LLZTO"}
 MEASURED_CELLS = 3        # in-situ EIS and a tomography volume: the worst-, middle- and best-contacted cells
 DERIVED = ("cycling", "dqdv", "eis", "microstructure")
@@ -116,14 +116,13 @@ def demo_loop(root: Path, *, seed: int = 7) -> str:
     two objectives, cycle life and areal capacity, at the seed's protocol). Skipped where already done."""
     from models import registry
     from optimizer import proposals
-    from optimizer.space import Space
+    from optimizer.space import BENCHMARK_SPACE
     lines = []
     if not store.query(root, "SELECT count(*) AS n FROM models").to_pylist()[0]["n"]:
         for row in registry.train(root):
             lines.append(f"model {row['model_id']}: {row['target']} from {row['n_cells']} cells")
     if not store.query(root, "SELECT count(*) AS n FROM proposals").to_pylist()[0]["n"]:
-        seed_protocol = Space().fix("voltage_max_v", 4.2).fix("c_rate", 0.1)
-        batch = proposals.propose(root, 4, space=seed_protocol, seed=seed)
+        batch = proposals.propose(root, 4, space=BENCHMARK_SPACE, seed=seed)
         lines.append(f"proposals: {', '.join(r['proposal_id'] for r in batch.rows)} (try: cathode --lake {root} "
                      "proposals)")
     return "\n".join(lines + [f"lake version: {store.lake_version(root)}"]) if lines else ""

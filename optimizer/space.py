@@ -15,7 +15,7 @@ import polars as pl
 from scipy.stats import qmc
 
 from lake.errors import InputError, UsageError
-from lake.recipe import BOUNDS, PROCESSES, STEP, RECIPE
+from lake.recipe import BOUNDS, PROCESSES, RECIPE, SEED_PROTOCOL, STEP
 
 NUMERIC = tuple(BOUNDS)                   # loading, densification, eca, temperature, voltage, c-rate
 PARAMETERS = RECIPE                       # process + NUMERIC
@@ -209,4 +209,5 @@ def build(fix=(), minimum=(), maximum=(), bounds=(), processes=None, campaign: P
     return space
 
 
-BENCHMARK_SPACE = Space().fix("voltage_max_v", 4.2).fix("c_rate", 0.1)
+BENCHMARK_SPACE = Space().fix("voltage_max_v", SEED_PROTOCOL["voltage_max_v"]).fix("c_rate",
+                                                                                  SEED_PROTOCOL["c_rate"])

@@ -49,7 +49,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import differential_evolution, least_squares
 
-from lake.recipe import BOUNDS, PROCESSES
+from lake.recipe import BOUNDS, PROCESSES, SEED_PROTOCOL
 from virtual_lab.lab import LabConstants, Recipe, conditions, damage, seed_recipes, simulate
 from virtual_lab.labs import objective_value
 
@@ -215,7 +215,7 @@ def optimum(k: int, quick: bool = False) -> tuple[float, dict]:
     """Variant k's true optimum of delivered_capacity:300 at 4.2 V / 0.1 C: (value, recipe), by differential
     evolution of the noise-free lab over loading, densification, ECA and temperature, per process."""
     lab, best = variant(k), (-1.0, {})
-    protocol = {"voltage_max_v": 4.2, "c_rate": 0.1}                 # fixed: the seed's protocol
+    protocol = SEED_PROTOCOL                                          # fixed: the seed's protocol
     names = [n for n in BOUNDS if n not in protocol]
     for p in PROCESSES:
         def f(x):

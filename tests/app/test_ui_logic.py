@@ -180,3 +180,18 @@ def test_cathode_app_serves_the_ui(cli, tmp_path, monkeypatch):
     assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).name == "main.py" and Path(cmd[4]).exists()
     assert cmd[cmd.index("--server.port") + 1] == "8599"
     assert cmd[-2:] == ["--lake", str((tmp_path / "lake").resolve())]
+
+
+def test_campaign_chart_draws_cells_on_lanes_and_a_rule_per_batch():
+    import pandas as pd
+    t = pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"], utc=True)
+    spans = pd.DataFrame({"cell_id": ["a", "b"], "process": ["hot_calendered", "in_situ_polymerized"],
+                          "outcome": ["shorted", "still above 80 %"], "lane": [0, 1], "cycles_run": [10, 20],
+                          "cycle_hours": [20.0, 20.0], "started_at": t[:2], "last_cycle_ended_at": t[1:],
+                          "test_ended": [True, False]})
+    batches = pd.DataFrame({"lake_version": [3], "created_at": [t[1]], "proposals": [4], "label": ["4 proposed"]})
+    spec = charts.campaign_chart(spans, batches, "process", charts.time_domain(spans["started_at"],
+                                                                                 batches["created_at"])).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "rule", "text"]
+    assert len(charts.campaign_chart(spans, batches.iloc[:0], "outcome", ["2025-01-01", "2025-03-01"])
+               .to_dict()["layer"]) == 1

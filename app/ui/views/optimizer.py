@@ -1,15 +1,16 @@
 """Optimizer: the measured Pareto front, the campaign in lab time, proposals with their status, accept or reject,
 run a new `propose`."""
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from app.ui import charts, data
 from lake import timeline
-from lake.recipe import RECIPE
+from lake.recipe import RECIPE, SEED_PROTOCOL
 
 VIRTUAL_LAB = "virtual-lab"          # the source of the virtual lab's cells (virtual_lab.lab.campaign)
-PROTOCOL = {"voltage_max_v": 4.2, "c_rate": 0.1}     # virtual_lab.variants.optimum's fixed protocol
-RECIPE_FIELDS = [c for c in RECIPE if c not in PROTOCOL]   # what a recipe chooses beside the protocol
+RECIPE_FIELDS = [c for c in RECIPE if c not in SEED_PROTOCOL]   # what a recipe chooses beside the protocol
+LATE_BATCH_DAYS = 30      # a batch proposed this long after the last recorded cycle is named under the time line
 
 
 def act(action, failed: str, message_key: str, done: str) -> None:
@@ -39,7 +40,7 @@ def true_values(recipes) -> list[float]:
     out = []
     for row in recipes.to_dict("records"):
         try:
-            out.append(variants.true_value({**row, **PROTOCOL}, variants.variant(0)))
+            out.append(variants.true_value({**row, **SEED_PROTOCOL}, variants.variant(0)))
         except ValueError:
             out.append(float("nan"))
     return out
@@ -84,12 +85,21 @@ else:
     batches = data.frame("""SELECT lake_version, min(created_at) AS created_at, count(*) AS proposals
         FROM proposals GROUP BY lake_version ORDER BY lake_version""")
     batches["label"] = [f"{n} proposed" for n in batches["proposals"]]
+    # a batch proposed long after the last recorded cycle (a backdated campaign, such as the demo's) is named, not
+    # drawn: on the time line it would squeeze the whole campaign into a corner
+    last = pd.to_datetime(spans["last_cycle_ended_at"], utc=True).max()
+    later = pd.to_datetime(batches["created_at"], utc=True) > last + pd.Timedelta(days=LATE_BATCH_DAYS)
+    batches, late = batches[~later], batches[later]
     domain = charts.time_domain(spans["started_at"], spans["last_cycle_ended_at"], batches["created_at"])
     color_by = st.radio("colour by", ["process", "outcome"], horizontal=True, key="opt_time_color")
     st.altair_chart(charts.campaign_chart(spans, batches, color_by, domain), width="stretch")
     st.caption(f"{len(spans)} cells on {spans['lane'].max() + 1} lanes (a cell takes the lowest lane free when it "
                "starts: its first cycle's end minus its median cycle time). A bar ends at the cell's last cycle; "
                "lighter: no end_of_test recorded, so the test may still run. Dashed lines: proposal batches.")
+    if len(late):
+        st.caption("Proposed after the last recorded cycle (" + last.strftime("%Y-%m-%d") + "), not drawn: "
+                   + "; ".join(f"{n} on {pd.to_datetime(t, utc=True):%Y-%m-%d}"
+                               for n, t in zip(late["proposals"], late["created_at"])) + ".")
     tried = spans[spans["source"].fillna("").str.startswith(VIRTUAL_LAB)]
     if not tried.empty:
         optimum = true_optimum()
@@ -98,9 +108,9 @@ else:
             st.markdown("**Regret so far** (virtual lab): best recipe tried so far, true value from the simulator")
             st.altair_chart(charts.regret_chart(regret, spans["last_cycle_ended_at"].max(), domain),
                             width="stretch")
-            st.caption(f"True delivered_capacity:300 (mAh/cm²) at {PROTOCOL['voltage_max_v']} V / "
-                       f"{PROTOCOL['c_rate']} C of each virtual-lab recipe, noise-free, in the seed's lab, counted "
-                       "from the day its cell went on test; "
+            st.caption(f"True delivered_capacity:300 (mAh/cm²) at {SEED_PROTOCOL['voltage_max_v']} V / "
+                       f"{SEED_PROTOCOL['c_rate']} C of each virtual-lab recipe, noise-free, in the seed's lab, "
+                       "counted from the day its cell went on test; "
                        f"its optimum is {optimum:.3f}. Now {100 * regret['regret_frac'].iloc[-1]:.1f} % short of "
                        "it. A real lab never knows these values: the simulator does.")
 
