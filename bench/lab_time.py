@@ -60,6 +60,8 @@ from virtual_lab.labs import fill_proposals, virtual_lab  # noqa: E402
 PEERS = ("tpe", "baybe")
 STRATEGIES = ("wait", "after:25", "after:50", "after:100", *PEERS)
 WITHIN, GOAL_RATIO = 0.05, 0.35
+REACH = ("within", "stay_within")                    # first reached, or reached and kept to the horizon
+RATIO = {"within": "ratio_to_wait", "stay_within": "ratio_to_wait_staying"}
 AT_DAYS = (250, 500, 750, 1000, 1500)
 RECORD_EVERY_DAYS = 25.0
 TEST_CYCLES = 300
@@ -272,14 +274,15 @@ def summarise(runs: list[dict], optima: dict, horizon: float) -> dict:
         s["started_by_horizon"] = float(np.median([held(r["records"], "started", horizon) for r in mine]))
         s["finished_by_horizon"] = float(np.median([held(r["records"], "finished", horizon) for r in mine]))
         out[strategy] = s
-    wait = out.get("wait", {}).get("days_to_within_5pct")
-    for strategy, s in out.items():
-        if wait and "days_to_within_5pct" in s:
-            mine = s["days_to_within_5pct"]["per_variant"]
-            ratios = [(horizon if mine[k] is None else mine[k]) / (horizon if w is None else w)
-                      for k, w in wait["per_variant"].items() if k in mine]
-            s["ratio_to_wait"] = {"of_medians": s["days_to_within_5pct"]["median_over_variants"]
-                                  / wait["median_over_variants"], "median_per_variant": float(np.median(ratios))}
+    for reach in REACH:                  # each rule's days against wait's: first reach, and staying within
+        wait = out.get("wait", {}).get(f"days_to_{reach}_5pct")
+        for s in out.values():
+            if wait and f"days_to_{reach}_5pct" in s:
+                mine = s[f"days_to_{reach}_5pct"]["per_variant"]
+                ratios = [(horizon if mine[k] is None else mine[k]) / (horizon if w is None else w)
+                          for k, w in wait["per_variant"].items() if k in mine]
+                s[RATIO[reach]] = {"of_medians": s[f"days_to_{reach}_5pct"]["median_over_variants"]
+                                   / wait["median_over_variants"], "median_per_variant": float(np.median(ratios))}
     return out
 
 
@@ -313,25 +316,31 @@ def plot(curve: dict, path: Path, title: str) -> Path:
 
 
 def table(payload: dict) -> list[dict]:
-    """README rows: days to within 5 % against `wait`, and the final regret."""
+    """README rows, one per reading of "within 5 %" (first reached; reached and kept to the horizon): lab days
+    against `wait`'s (ratio of the medians, and the median of the per-variant ratios), and the final regret."""
     c, s, n = payload["config"], payload["summary"], len(payload["config"]["variants"])
     if "wait" not in s or "skipped" in s["wait"]:
         return []
     setting = (f"{c['channels']} channels, batches of {c['batch']}, {c['horizon_days']:g} lab days, at most "
                f"{c['max_experiments']} cells, median over {n} unseen variants")
-    ran = [m for m in s if "ratio_to_wait" in s[m] and m != "wait"]
-    days = {m: _days(s[m]["days_to_within_5pct"], c["horizon_days"]) for m in ["wait", *ran]}
-    final = {m: s[m][f"recommended_regret_frac@{c['horizon_days']:g}d"]["median_over_variants"]
-             for m in ["wait", *ran]}
-    ours = [m for m in ran if m not in PEERS]
-    fast = [m for m in ours if s[m]["ratio_to_wait"]["of_medians"] <= GOAL_RATIO and final[m] <= final["wait"]]
-    return [{"what": f"lab-time campaign ({setting}): lab days until `cathode best`'s recommendation is within 5 % of "
-                     "the optimum, and its regret at the horizon",
-             "figure": f"wait {days['wait']} ({final['wait']:.1%}); " + "; ".join(
-                 f"{m} {days[m]} = {s[m]['ratio_to_wait']['of_medians']:.2f} x wait ({final[m]:.1%})"
-                 for m in ran),
-             "goal": f"<= {GOAL_RATIO} x wait's days, final regret no worse than wait's",
-             "verdict": f"met by {', '.join(fast)}" if fast else "missed"}]
+    final = {m: v[f"recommended_regret_frac@{c['horizon_days']:g}d"]["median_over_variants"]
+             for m, v in s.items() if "skipped" not in v}
+    rows = []
+    for reach, words in (("within", "first within 5 % of the optimum"),
+                         ("stay_within", "within 5 % of the optimum and staying there to the horizon")):
+        ran = [m for m in s if RATIO[reach] in s[m] and m != "wait"]
+        days = {m: _days(s[m][f"days_to_{reach}_5pct"], c["horizon_days"]) for m in ["wait", *ran]}
+        fast = [m for m in ran if m not in PEERS and s[m][RATIO[reach]]["of_medians"] <= GOAL_RATIO
+                and final[m] <= final["wait"]]
+        rows.append({
+            "what": f"lab-time campaign ({setting}): lab days until `cathode best`'s recommendation is {words} "
+                    "(regret at the horizon in brackets)",
+            "figure": f"wait {days['wait']} ({final['wait']:.1%}); " + "; ".join(
+                f"{m} {days[m]} = {s[m][RATIO[reach]]['of_medians']:.2f} x wait, per variant "
+                f"{s[m][RATIO[reach]]['median_per_variant']:.2f} x ({final[m]:.1%})" for m in ran),
+            "goal": f"<= {GOAL_RATIO} x wait's days, final regret no worse than wait's",
+            "verdict": f"met by {', '.join(fast)} (ratio of medians)" if fast else "missed"})
+    return rows
 
 
 def _days(d: dict, horizon: float) -> str:
