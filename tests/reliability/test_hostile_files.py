@@ -34,6 +34,9 @@ def run_capped(lake: Path, path: Path) -> tuple[int, str, str, int, float]:
     the default limits whatever this shell sets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CATHODE_MAX")}
     env["PYTHONPATH"] = str(PROJECT)
+    # glibc gives each contending thread its own malloc arena, reserving 64 MB+ of address space apiece: on a busy
+    # machine that reservation (not memory) alone can reach the cap and fail DuckDB's or Arrow's next allocation
+    env["MALLOC_ARENA_MAX"] = "2"
     start = time.monotonic()
     out_path, err_path = lake.parent / "out.txt", lake.parent / "err.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
