@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -146,8 +146,9 @@ def app_command(root: Path, *, port: int | None = None, host: str | None = None,
 
 
 def start_app(root: Path, *, port: int | None = None, host: str | None = None) -> int:
-    """Serve the Streamlit app on the lake until Ctrl+C."""
-    try:
-        return subprocess.call(app_command(root, port=port, host=host))
-    except KeyboardInterrupt:
-        return 0
+    """Serve the Streamlit app on the lake until Ctrl+C or a SIGTERM: this process becomes the Streamlit server
+    (exec), so a supervisor's signal reaches the server itself and never leaves it running orphaned."""
+    cmd = app_command(root, port=port, host=host)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)

@@ -1,6 +1,7 @@
 """The app's plain-function parts: the SQL console's safety rules, uploads, dQ/dV and circuits, `cathode app`."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -170,16 +171,44 @@ def test_pareto_mask():
     assert mask.tolist() == [True, True, True, False, False]
 
 
-def test_cathode_app_serves_the_ui(cli, tmp_path, monkeypatch):
-    import app.demo
-    calls = []
-    monkeypatch.setattr(app.demo.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
-    code, _, err = cli("--lake", tmp_path / "lake", "app", "--port", "8599")
-    assert code == 0, err
-    cmd = calls[0]
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).name == "main.py" and Path(cmd[4]).exists()
-    assert cmd[cmd.index("--server.port") + 1] == "8599"
-    assert cmd[-2:] == ["--lake", str((tmp_path / "lake").resolve())]
+def test_cathode_app_serves_the_ui_and_stops_on_sigterm(tmp_path):
+    """`cathode app` becomes the Streamlit server (the same process answers on the port), so a supervisor's SIGTERM
+    stops the server instead of leaving it running orphaned."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store.init(tmp_path / "lake")
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--lake", str(tmp_path / "lake"), "app", "--port",
+                             str(port), "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "STREAMLIT_SERVER_HEADLESS": "true"})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                    assert r.read() == b"ok"
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "the app did not answer within 60 s"
+                time.sleep(0.5)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"streamlit" in cmdline and b"--lake" in cmdline             # the server runs in cathode's process
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) is not None
+        with socket.socket() as sock:                  # and nothing listens on the port any more
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (TIME_WAIT of the health check is fine)
+            sock.bind(("127.0.0.1", port))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_campaign_chart_draws_cells_on_lanes_and_a_rule_per_batch():
