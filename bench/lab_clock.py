@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from virtual_lab.cycler import CYCLE_HOURS_AT_1C
+from virtual_lab.cycler import cycle_hours
 
 EPS_DAYS = 1e-9
 
 
 def days_per_cycle(c_rate: float) -> float:
-    return CYCLE_HOURS_AT_1C / c_rate / 24
+    return cycle_hours(c_rate) / 24
 
 
 @dataclass

@@ -119,7 +119,7 @@ def project_campaign(k: int, rule: str, seed: int, channels: int, batch: int, ho
                 started, proposed = started + n, True
             finished = len(clock.finished(day))
             if proposed or finished != ended_before or on_grid(day, every):
-                recipe, p_death, hopeless = recommendation(root, OBJECTIVE, stops=True)
+                recipe, p_death, hopeless = recommendation(root, OBJECTIVE)
                 if rule.endswith(STOP):
                     stopped += stop(clock.cells, set(hopeless), day)
                 records.append({**_record(k, day, clock, recipe, p_death), "stopped": stopped})
@@ -129,7 +129,7 @@ def project_campaign(k: int, rule: str, seed: int, channels: int, batch: int, ho
                 break
         if records[-1]["day"] < horizon:
             sync(horizon)
-            recipe, p_death = recommendation(root, OBJECTIVE)
+            recipe, p_death, _ = recommendation(root, OBJECTIVE)
             records.append(_record(k, horizon, clock, recipe, p_death))
     return {"variant": k, "strategy": rule, "seed": seed, "records": records, "batches": batches}
 

@@ -36,13 +36,11 @@ def ingest_files(root: Path, paths) -> None:
         raise RuntimeError(f"lake loop: ingest rejected a file: {outcomes}")
 
 
-def recommendation(root: Path, objective: str, stops: bool = False):
-    """`cathode best`'s top recipe and the model's probability that a cell of it dies before cycle N (``stops``:
-    and the running cells it says are not worth their channel)."""
+def recommendation(root: Path, objective: str) -> tuple[dict, float | None, list[str]]:
+    """`cathode best`'s top recipe, the model's probability that a cell of it dies before cycle N, and the running
+    cells `best` says are not worth their channel."""
     rows, _ = best(root, objective)
-    if stops:
-        return rows[0]["recipe"], rows[0]["p_death"], [c for c, _ in rows[0]["not_worth_running"]]
-    return rows[0]["recipe"], rows[0]["p_death"]
+    return rows[0]["recipe"], rows[0]["p_death"], [c for c, _ in rows[0]["not_worth_running"]]
 
 
 def lake_campaign(lab: LabConstants, space, objective: str, rounds: int, batch: int, seed: int
@@ -63,7 +61,7 @@ def lake_campaign(lab: LabConstants, space, objective: str, rounds: int, batch: 
             ingest_files(root, fill_proposals(form, tmp / f"lab{rnd}", seed=seed * 1000 + rnd + 1, lab=lab))
             made += [{**{c: row[c] for c in RECIPE}, "round": rnd} for row in pl.read_csv(form).to_dicts()]
             if r >= 0:
-                recipe, death = recommendation(root, objective)
+                recipe, death, _ = recommendation(root, objective)
                 recommended.append(recipe)
                 p_death.append(death)
     return made, recommended, p_death

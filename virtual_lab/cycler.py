@@ -17,6 +17,11 @@ TODAY = dt.datetime(2025, 7, 1, tzinfo=dt.timezone.utc)
 DEMO_RUNNING_DAYS = 60              # the demo's last cells went on test 60 days before TODAY
 
 
+def cycle_hours(c_rate: float) -> float:
+    """How long one cycle (a charge and a discharge) takes at ``c_rate``."""
+    return CYCLE_HOURS_AT_1C / c_rate
+
+
 def cycler_schedule(results, channels: int = CYCLER_CHANNELS, today: dt.datetime = TODAY,
                     running_days: float | None = None) -> dict[str, tuple[int, int, int]]:
     """Per cell of ``results`` ((cell_id, CellResult) pairs, in the order they went on test): its start (UTC epoch
@@ -24,7 +29,7 @@ def cycler_schedule(results, channels: int = CYCLER_CHANNELS, today: dt.datetime
     free, plan = [0] * channels, {}
     for cell_id, result in results:
         channel = min(range(channels), key=lambda k: (free[k], k))
-        cycle_s = round(CYCLE_HOURS_AT_1C * 3600 / result.recipe.c_rate)
+        cycle_s = round(cycle_hours(result.recipe.c_rate) * 3600)
         plan[cell_id] = (free[channel], cycle_s, result.tested_cycles)
         free[channel] += cycle_s * result.tested_cycles
     now = int(today.timestamp())

@@ -21,6 +21,7 @@ from lake import cycle_life
 from lake.cycle_life import SCHEDULED, SHORT
 from lake.errors import InputError
 from lake.recipe import BOUNDS, NAMES, PROCESSES, check as check_recipe
+from virtual_lab import source
 from virtual_lab.cycler import cycler_schedule, ended_at
 
 
@@ -307,7 +308,7 @@ def campaign(n_cells: int, seed: int, n_cycles: int = 300, running_days: float |
                       "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,
-                      "source": f"virtual-lab seed={seed}"})
+                      "source": source(seed)})
         dis, ch, ce = (res.discharge_capacity_mah_g.tolist(), res.charge_capacity_mah_g.tolist(),
                        res.coulombic_efficiency_frac.tolist())
         cycles.extend({"cell_id": cid, "cycle_index": n + 1, "discharge_capacity_mah_g": dis[n],

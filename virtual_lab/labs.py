@@ -13,6 +13,7 @@ import polars as pl
 
 from lake import cycle_life
 from lake.recipe import BOUNDS, MICROSTRUCTURE, RECIPE, read as read_recipes
+from virtual_lab import source
 from virtual_lab.lab import CellResult, LabConstants, Recipe, simulate
 
 Lab = Callable[[Sequence[dict]], pl.DataFrame]
@@ -117,7 +118,7 @@ def fill_proposals(proposals_csv, folder, *, seed: int = 0, n_cycles: int = 300,
         cells.append({**row, "voltage_min_v": VOLTAGE_MIN_V, "porosity_frac": res.measured_porosity_frac,
                       "active_area_frac": res.measured_active_area_frac, "active_mass_mg": res.active_mass_mg,
                       "electrode_area_cm2": ELECTRODE_AREA_CM2, "electrolyte": ELECTROLYTE,
-                      "source": f"virtual-lab seed={seed}"})
+                      "source": source(seed)})
         cycles += [{"cell_id": row["cell_id"], "cycle_index": n + 1,
                     "discharge_capacity_mah_g": float(res.discharge_capacity_mah_g[n]),
                     "charge_capacity_mah_g": float(res.charge_capacity_mah_g[n]),

@@ -4,11 +4,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+import virtual_lab                                    # the package alone: its SOURCE, no simulator
 from app.ui import charts, data
 from lake import timeline
 from lake.recipe import RECIPE, SEED_PROTOCOL
 
-VIRTUAL_LAB = "virtual-lab"          # the source of the virtual lab's cells (virtual_lab.lab.campaign)
 RECIPE_FIELDS = [c for c in RECIPE if c not in SEED_PROTOCOL]   # what a recipe chooses beside the protocol
 LATE_BATCH_DAYS = 30      # a batch proposed this long after the last recorded cycle is named under the time line
 
@@ -100,7 +100,7 @@ else:
         st.caption("Proposed after the last recorded cycle (" + last.strftime("%Y-%m-%d") + "), not drawn: "
                    + "; ".join(f"{n} on {pd.to_datetime(t, utc=True):%Y-%m-%d}"
                                for n, t in zip(late["proposals"], late["created_at"])) + ".")
-    tried = spans[spans["source"].fillna("").str.startswith(VIRTUAL_LAB)]
+    tried = spans[spans["source"].fillna("").str.startswith(virtual_lab.SOURCE)]
     if not tried.empty:
         optimum = true_optimum()
         regret = charts.regret_so_far(tried, true_values(tried[RECIPE_FIELDS]), optimum)
