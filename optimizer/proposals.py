@@ -29,7 +29,7 @@ from models.features import cell_frame
 from optimizer import study as studies
 from optimizer.acquisition import MIN_OBSERVATIONS, fit_surrogates, recommend, suggest
 from optimizer.objectives import Objective, label, parse, targets_of
-from optimizer.running import Reliance, not_worth_running, running, sharpen
+from optimizer.running import Reliance, evidence_first, not_worth_running, running, sharpen
 from optimizer.space import Space
 
 TRANSITIONS = {"accepted": ("proposed",), "rejected": ("proposed", "accepted")}
@@ -143,7 +143,7 @@ def _not_worth_running(usable, reliance, surrogates, objectives) -> list[tuple[s
     """Running cells whose first cycles say they will not beat the best believed recipe (optimizer/running.py)."""
     if not reliance or not reliance.predicted or not surrogates:
         return []
-    top = recommend(usable, surrogates, objectives[:1])
+    top = evidence_first(recommend(usable, surrogates, objectives[:1]), usable, reliance)
     return not_worth_running(usable, reliance, objectives[0], top[0]["belief"]) if top else []
 
 
@@ -234,6 +234,7 @@ def best(root: Path, objective: str | None = None, top: int = 1) -> tuple[list[d
                          found=usable.height)
     learnt, reliance = _learnt(Path(root), usable, objectives, 0)
     surrogates = fit_surrogates(learnt, targets_of(objectives))
-    rows = recommend(usable, surrogates, objectives)          # measured values as measured, not as sharpened
+    # measured values as measured (not as sharpened); recipes resting only on unread running cells come last
+    rows = evidence_first(recommend(usable, surrogates, objectives), usable, reliance)
     stops = not_worth_running(usable, reliance, objectives[0], rows[0]["belief"]) if rows else []
     return [{**row, "reliance": reliance, "not_worth_running": stops} for row in rows[:top]], objectives

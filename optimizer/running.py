@@ -134,6 +134,22 @@ def sharpen(frame: pl.DataFrame, cycles: pl.DataFrame, targets, seed: int = 0
     return frame, Reliance(int((~live & _has_cycles(frame)).sum()), int(live.sum()), tuple(used), tuple(predicted))
 
 
+def unread(frame: pl.DataFrame, reliance: Reliance | None) -> set[str]:
+    """Running cells no early-life model has read (too young, or too few finished cells to learn from): for the
+    objective they are bounds only, and the models' belief about their recipe is the recipe-only guess."""
+    predicted = {p["cell_id"] for p in reliance.predicted} if reliance else set()
+    return set(frame.filter(pl.Series(running(frame)))["cell_id"].to_list()) - predicted
+
+
+def evidence_first(rows: list[dict], frame: pl.DataFrame, reliance: Reliance | None) -> list[dict]:
+    """`recommend`'s rows with the recipes whose every cell is running and unread moved last (order otherwise
+    kept): a recipe is recommended on what its cells showed, not on a guess about a test that has just begun.
+    Without this, `best` in the first weeks of a campaign often named a just-started recipe that later died
+    (lab-time bench, every rule: median regret 100 % for a few weeks)."""
+    young = unread(frame, reliance)
+    return sorted(rows, key=lambda r: bool(r["cells"]) and all(c in young for c in r["cells"]))
+
+
 def not_worth_running(frame: pl.DataFrame, reliance: Reliance, objective, incumbent: float) -> list[tuple[str, float]]:
     """Running cells whose own outcome, as their first cycles predict it, beats ``incumbent`` (the objective's best
     believed value among measured recipes) with a probability below STOP_BELOW: (cell_id, that probability).

@@ -133,3 +133,22 @@ def test_a_running_cell_that_cannot_win_is_not_worth_its_channel(half_run):
     assert [c for c, _ in stops] == ([a] if areal[a] * 0.1 < 0.5 * areal[b] else [])
     assert all(p < running.STOP_BELOW for _, p in stops)
     assert running.not_worth_running(frame, reliance, parse("cycle_life")[0], 1.0) == []
+
+
+def test_best_ranks_recipes_of_just_started_cells_last(lake, tmp_path):
+    """Cells five cycles into their test (no early-life reading yet) are bounds only: `best` names a recipe on what
+    its cells showed, and ranks the just-started ones after every recipe with a finished or read cell."""
+    cells, cycles = write_templates(tmp_path / "inputs", 24, seed=5, n_cycles=100)
+    cyc = pl.read_csv(cycles, schema_overrides={"end_of_test": pl.String})
+    # the four longest-lived cells: the ones a model would most like, had it seen them finish
+    last = cyc.group_by("cell_id").agg(pl.col("discharge_capacity_mah_g").last().alias("q"), pl.len().alias("n"))
+    young = last.sort(["n", "q"], descending=True)["cell_id"][:4].to_list()
+    cyc.filter(~pl.col("cell_id").is_in(young) | (pl.col("cycle_index") <= 5)).write_csv(cycles)
+    assert [o.status for o in ingest(lake, [cells, cycles], progress=False)] == ["ingested", "ingested"]
+    frame = cell_frame(lake, (100,))
+    _, reliance = running.sharpen(frame, cycles_frame(lake), ("initial_areal_capacity", "retention_100"))
+    assert running.unread(frame, reliance) == set(young)
+    rows, _ = best(lake, OBJECTIVE, top=100)
+    only_young = [all(c in young for c in r["cells"]) for r in rows]
+    assert sum(only_young) == 4 and only_young == sorted(only_young)      # all four, and after every other recipe
+    assert not only_young[0]
