@@ -85,7 +85,7 @@ def propose(root: Path, n: int = 4, objective: str | None = None, space: Space |
     chosen, surrogates = suggest(learnt, space, objectives, n, rng=rng, pending=pending, replicates=replicates,
                                  surrogates=surrogates)
     chosen = [replace(s, params=space.makeable(s.params)) if s.kind != "replicate" else s for s in chosen]
-    stops = _not_worth_running(usable, reliance, surrogates, objectives)
+    stops = _ranked(usable, surrogates, objectives[:1], reliance)[1] if reliance and reliance.predicted else []
     if stops:
         notes.append("running cells unlikely to beat the best recipe (ending their tests frees their channels): "
                      + ", ".join(f"{c} ({p:.2f})" for c, p in stops))
@@ -139,12 +139,11 @@ def _check_after(frame: pl.DataFrame, after_cycles: int) -> None:
                          found=f"{int(live['cycles_tested'].min())} cycles")
 
 
-def _not_worth_running(usable, reliance, surrogates, objectives) -> list[tuple[str, float]]:
-    """Running cells whose first cycles say they will not beat the best believed recipe (optimizer/running.py)."""
-    if not reliance or not reliance.predicted or not surrogates:
-        return []
-    top = evidence_first(recommend(usable, surrogates, objectives[:1]), usable, reliance)
-    return not_worth_running(usable, reliance, objectives[0], top[0]["belief"]) if top else []
+def _ranked(usable, surrogates, objectives, reliance) -> tuple[list[dict], list[tuple[str, float]]]:
+    """`recommend`'s rows, evidence first (optimizer/running.py), and the running cells whose first cycles say they
+    will not beat the top one."""
+    rows = evidence_first(recommend(usable, surrogates, objectives), usable, reliance)
+    return rows, not_worth_running(usable, reliance, objectives[0], rows[0]["belief"]) if rows else []
 
 
 def _learnt(root: Path, usable: pl.DataFrame, objectives: list[Objective], seed: int | None
@@ -234,7 +233,5 @@ def best(root: Path, objective: str | None = None, top: int = 1) -> tuple[list[d
                          found=usable.height)
     learnt, reliance = _learnt(Path(root), usable, objectives, 0)
     surrogates = fit_surrogates(learnt, targets_of(objectives))
-    # measured values as measured (not as sharpened); recipes resting only on unread running cells come last
-    rows = evidence_first(recommend(usable, surrogates, objectives), usable, reliance)
-    stops = not_worth_running(usable, reliance, objectives[0], rows[0]["belief"]) if rows else []
+    rows, stops = _ranked(usable, surrogates, objectives, reliance)   # measured values as measured, not sharpened
     return [{**row, "reliance": reliance, "not_worth_running": stops} for row in rows[:top]], objectives

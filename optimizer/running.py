@@ -134,11 +134,16 @@ def sharpen(frame: pl.DataFrame, cycles: pl.DataFrame, targets, seed: int = 0
     return frame, Reliance(int((~live & _has_cycles(frame)).sum()), int(live.sum()), tuple(used), tuple(predicted))
 
 
+def running_ids(frame: pl.DataFrame) -> set[str]:
+    """The cell ids of the cells still cycling (`running`)."""
+    return set(frame.filter(pl.Series(running(frame)))["cell_id"].to_list())
+
+
 def unread(frame: pl.DataFrame, reliance: Reliance | None) -> set[str]:
     """Running cells no early-life model has read (too young, or too few finished cells to learn from): for the
     objective they are bounds only, and the models' belief about their recipe is the recipe-only guess."""
     predicted = {p["cell_id"] for p in reliance.predicted} if reliance else set()
-    return set(frame.filter(pl.Series(running(frame)))["cell_id"].to_list()) - predicted
+    return running_ids(frame) - predicted
 
 
 def evidence_first(rows: list[dict], frame: pl.DataFrame, reliance: Reliance | None) -> list[dict]:
@@ -158,7 +163,7 @@ def not_worth_running(frame: pl.DataFrame, reliance: Reliance, objective, incumb
     if objective.n_cycles is None or not reliance.predicted:
         return []
     name = f"retention_{objective.n_cycles}"
-    live = set(frame.filter(pl.Series(running(frame)))["cell_id"].to_list())
+    live = running_ids(frame)
     areal = dict(zip(frame["cell_id"].to_list(), frame["initial_areal_capacity_mah_cm2"].to_list()))
     out = []
     for p in reliance.predicted:
