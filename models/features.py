@@ -14,6 +14,7 @@ square) are learnt from the cells.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,6 +233,16 @@ class MicrostructureImputer(BaseEstimator):
 
 # ---------------------------------------------------------------- features
 
+@functools.cache
+def _reference_recipes(n: int = 300) -> pl.DataFrame:
+    """Recipes spread evenly over every process and uniformly over the ranges a lab can make (lake.recipe.BOUNDS),
+    the same each call: a feature's spread over them is its scale where the training cells do not vary it."""
+    rng = np.random.default_rng(0)
+    return pl.DataFrame({"process": [PROCESSES[i % len(PROCESSES)] for i in range(n)],
+                         **{c: rng.uniform(*BOUNDS[c], n) for c in NUMERIC_RECIPE}})
+
+
+
 class Featurizer(BaseEstimator):
     """Cell frame -> feature matrix; ``physics`` adds the mechanism features. Remembers the training domain.
 
@@ -255,6 +266,7 @@ class Featurizer(BaseEstimator):
         x, _ = self.transform(frame)
         self.lo_, self.hi_ = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
         self.processes_ = sorted(set(frame["process"].to_list()))
+        self.spread_ = np.nanstd(self.transform(_reference_recipes())[0], axis=0)
         return self
 
     def complete(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:

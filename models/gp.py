@@ -46,15 +46,20 @@ class MaternGP(BaseEstimator):
     the predictive sd of a new observation (noise included)."""
 
     def __init__(self, n_restarts: int = 1, random_state: int = 0, max_iter: int = 200, theta0=None,
-                 max_fit_points: int = 120, linear: bool = True):
+                 max_fit_points: int = 120, linear: bool = True, prior_scale=None):
         self.n_restarts, self.random_state, self.max_iter = n_restarts, random_state, max_iter
         self.theta0, self.max_fit_points, self.linear = theta0, max_fit_points, linear
+        self.prior_scale = prior_scale
 
     def fit(self, X, y):
         X, y = np.asarray(X, float), np.asarray(y, float)
         self.x_mean_ = np.nanmean(X, axis=0)
-        self.x_scale_ = np.nanstd(X, axis=0)
-        self.active_ = self.x_scale_ > 1e-12              # constant features carry no information
+        spread = np.nanstd(X, axis=0)
+        # a feature the data do not vary is kept at its prior scale, when given: cells that all ran at 60 °C say
+        # nothing about 80 °C, and a model blind to temperature would take every temperature for the one measured
+        prior = np.asarray(self.prior_scale, float) if self.prior_scale is not None else np.zeros(X.shape[1])
+        self.x_scale_ = np.where(spread > 1e-12, spread, np.nan_to_num(prior) if len(prior) == X.shape[1] else 0.0)
+        self.active_ = self.x_scale_ > 1e-12              # constant without a prior scale: no information
         self.x_scale_ = np.where(self.active_, self.x_scale_, 1.0)
         self.y_mean_, self.y_scale_ = float(np.mean(y)), float(np.std(y)) or 1.0
         Xs, ys = self._scale(X), (y - self.y_mean_) / self.y_scale_
@@ -154,7 +159,7 @@ class MaternGP(BaseEstimator):
     def condition(self, X, y) -> "MaternGP":
         """A copy with (X, y) added to the data, hyperparameters unchanged (no refit)."""
         new = MaternGP(self.n_restarts, self.random_state, self.max_iter, self.theta0, self.max_fit_points,
-                       self.linear)
+                       self.linear, getattr(self, "prior_scale", None))   # absent from older pickles
         new.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
         Xs = np.vstack([self.X_train_, self._scale(X)])
         ys = np.r_[self.y_train_, (np.asarray(y, float) - self.y_mean_) / self.y_scale_]

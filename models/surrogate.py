@@ -66,9 +66,10 @@ class GBTRegressor(BaseEstimator):
 
 
 def base_estimator(kind: str, random_state: int = 0, theta0=None, max_iter: int = 200,
-                   max_fit_points: int = 120) -> BaseEstimator:
+                   max_fit_points: int = 120, prior_scale=None) -> BaseEstimator:
     if kind == "gp":
-        return MaternGP(random_state=random_state, theta0=theta0, max_iter=max_iter, max_fit_points=max_fit_points)
+        return MaternGP(random_state=random_state, theta0=theta0, max_iter=max_iter, max_fit_points=max_fit_points,
+                        prior_scale=prior_scale)
     return GBTRegressor(random_state=random_state)
 
 
@@ -187,13 +188,16 @@ class Surrogate(BaseEstimator):
         self.featurizer_ = Featurizer(physics=self.physics, measured=self.measured).fit(frame)
         self.feature_names_ = self.featurizer_.feature_names_ + list(self.extra_features)
         X = self.features(frame)
-        self.model_ = CensoredRegressor(base_estimator(self.kind, self.random_state, self.theta0)).fit(X, y, cens)
+        # a feature none of the cells varies keeps its spread over the recipe ranges as its scale (models.gp)
+        scale = np.r_[self.featurizer_.spread_, np.full(len(self.extra_features), np.nan)]
+        self.model_ = CensoredRegressor(base_estimator(self.kind, self.random_state, self.theta0,
+                                                       prior_scale=scale)).fit(X, y, cens)
         # CV+ with refits: each fold model fits its own hyperparameters (scores of a model tuned on the held-out
         # cell are too small: exact leave-one-out at the full fit's hyperparameters covered 0.80, not 0.90),
         # starting where the full fit ended, which makes a fold fit a few iterations
         warm = self.model_.estimator_.theta_ if self.kind == "gp" else None
         make = lambda: CensoredRegressor(base_estimator(self.kind, self.random_state, warm, FOLD_MAX_ITER,  # noqa
-                                                        FOLD_FIT_POINTS))
+                                                        FOLD_FIT_POINTS, scale))
         folds, self.cv_scheme_ = _folds(len(y), groups, self.n_folds, self.random_state)
         self.fold_models_, self.fold_of_ = [], np.zeros(len(y), int)
         oof_mu, oof_sd = np.zeros(len(y)), np.zeros(len(y))

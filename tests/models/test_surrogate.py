@@ -126,6 +126,23 @@ def test_conformal_intervals_cover_a_simulated_test_set():
     assert 0.8 <= model.cv_metrics_["interval_coverage_90"] <= 1.0
 
 
+def test_a_knob_no_cell_varied_stays_uncertain():
+    """Issue 14: a campaign's first cells (the seed's) all ran at 60 °C and 5 % ECA. The model must not read that as
+    "temperature does not matter": away from 60 °C its latent sd grows (before, a constant feature was dropped and
+    every temperature predicted the same as 60 °C, so a batch of four took four temperatures for one recipe)."""
+    train, _ = _cells(16, 3, 300)
+    train = train.with_columns(pl.lit(60.0).alias("temperature_c"), pl.lit(0.05).alias("eca_wt_frac"))
+    model = Surrogate(kind="gp").fit(train, target("cycles_to_80"))
+    gp = model.latent_model
+    assert gp.active_.all()
+    at = {t: model.features(train.with_columns(pl.lit(float(t)).alias("temperature_c"))) for t in (60, 80)}
+    sd = {t: gp.predict(x, return_std=True, include_noise=False)[1] for t, x in at.items()}
+    assert (sd[80] > 1.5 * sd[60]).all()
+    blind = MaternGP().fit(at[60], gp.predict(at[60]))       # no prior scale: the constant features are dropped
+    assert not blind.active_.all()
+    assert blind.predict(at[80], return_std=True)[1] == pytest.approx(blind.predict(at[60], return_std=True)[1])
+
+
 def test_missing_microstructure_is_imputed_and_flagged_never_zero():
     train, _ = _cells(20, 5, 50)
     featurizer = Featurizer().fit(train)
