@@ -10,6 +10,10 @@ BoTorch does) keep a 60-cell fit from collapsing a length scale. `condition` add
 The linear kernel v x.x'/d (``linear=True``, the default) is a Bayesian linear trend with one prior variance v on
 the standardised features. Log cycle life is close to linear in log-scale rate features, and a Matern alone must
 learn that trend cell by cell (and reverts to the mean outside the data). It helps most with few cells.
+
+Inputs are standardised by the training cells' spread. A feature they do not vary (a campaign's first cells all ran
+at 60 °C) has none: with ``prior_scale`` (the Surrogate passes each feature's spread over the recipe ranges) it is
+kept at that scale, so a move along it is a move into the unknown; without, it is dropped.
 """
 from __future__ import annotations
 

@@ -18,7 +18,10 @@ each, 4 seed cells + 6 batches of 4, medians over variants): at sd 0.10 of each 
 seed's recipes and stalled on labs whose optimum lay far from them (regret of the best recipe tried after 24
 experiments 5.8 %, of the recommendation 9.2 %); at 0.30 3.0 % / 5.1 % (3 campaigns each: 0.2-0.6 all within a
 point of that, 1.0 worse at 12 experiments); uniform whole-space candidates added to the narrow region made it worse,
-as did five centres instead of three. The
+as did five centres instead of three. A knob the warm-start cells never varied (the seed's four all ran at 60 °C
+and 5 % ECA) stays uncertain in the GPs (models.gp `prior_scale`): before, the GPs dropped it and took the first
+batch's four recipes, which differed only in temperature and ECA, for one (tuning variants, 6 campaigns each: best
+tried at 24 experiments 3.0 % -> 2.2 %, recommendation at 12 12.3 % -> 10.4 %, at 24 5.1 % -> 5.0 %). The
 ``greedy`` argument still makes the first slots maximise the posterior mean (over the whole space) instead.
 """
 from __future__ import annotations
