@@ -242,7 +242,6 @@ def _reference_recipes(n: int = 300) -> pl.DataFrame:
                          **{c: rng.uniform(*BOUNDS[c], n) for c in NUMERIC_RECIPE}})
 
 
-
 class Featurizer(BaseEstimator):
     """Cell frame -> feature matrix; ``physics`` adds the mechanism features. Remembers the training domain.
 

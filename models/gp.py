@@ -61,8 +61,8 @@ class MaternGP(BaseEstimator):
         spread = np.nanstd(X, axis=0)
         # a feature the data do not vary is kept at its prior scale, when given: cells that all ran at 60 °C say
         # nothing about 80 °C, and a model blind to temperature would take every temperature for the one measured
-        prior = np.asarray(self.prior_scale, float) if self.prior_scale is not None else np.zeros(X.shape[1])
-        self.x_scale_ = np.where(spread > 1e-12, spread, np.nan_to_num(prior) if len(prior) == X.shape[1] else 0.0)
+        prior = np.zeros(X.shape[1]) if self.prior_scale is None else np.nan_to_num(np.asarray(self.prior_scale, float))
+        self.x_scale_ = np.where(spread > 1e-12, spread, prior if len(prior) == X.shape[1] else 0.0)
         self.active_ = self.x_scale_ > 1e-12              # constant without a prior scale: no information
         self.x_scale_ = np.where(self.active_, self.x_scale_, 1.0)
         self.y_mean_, self.y_scale_ = float(np.mean(y)), float(np.std(y)) or 1.0
